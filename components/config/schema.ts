@@ -1,0 +1,323 @@
+// Validation of stack config and component args with zod. Every problem is
+// reported with its path (`containers.web.mounts[1].volume: ...`) and the fix,
+// and validation runs before any resource is registered.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import type { PersistentStackArgs } from "../types";
+
+const dockerName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const keyPattern = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/;
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const duration = /^\d+(ms|s|m|h)$/;
+
+/** Label keys the stack sets itself; users may not override them. */
+export const reservedLabelPrefix = "pds.";
+
+const nameField = (what: string) =>
+    z
+        .string()
+        .regex(dockerName, `invalid ${what} name: use 2+ characters from [a-zA-Z0-9_.-], starting with a letter or digit`);
+
+const labels = z.record(
+    z.string().min(1, "label keys must not be empty"),
+    z.string(),
+).superRefine((value, ctx) => {
+    for (const key of Object.keys(value)) {
+        if (key.startsWith(reservedLabelPrefix)) {
+            ctx.addIssue({
+                code: "custom",
+                path: [key],
+                message: `label keys starting with "${reservedLabelPrefix}" are reserved for the stack's own labels; pick another key`,
+            });
+        }
+    }
+});
+
+const absolutePath = (what: string) =>
+    z
+        .string({ error: `${what} is required` })
+        .min(1, `${what} must not be empty`)
+        .refine((p) => p.startsWith("/"), `${what} must be an absolute path (start with "/")`)
+        .refine((p) => !p.split("/").includes(".."), `${what} must not contain ".."`);
+
+/** A size: bytes, or a number with a k, m or g suffix. */
+export const sizePattern = /^[1-9][0-9]*[kmg]?$/i;
+
+const volumeSchema = z
+    .strictObject({
+        name: nameField("volume").optional(),
+        driver: z.string().min(1, "driver must not be empty").optional(),
+        driverOpts: z.record(z.string(), z.string()).optional(),
+        labels: labels.optional(),
+        external: z.boolean().optional(),
+        retainOnDelete: z.boolean().optional(),
+        protect: z.boolean().optional(),
+    })
+    .superRefine((v, ctx) => {
+        if (!v.external) {
+            return;
+        }
+        if (!v.name) {
+            ctx.addIssue({ code: "custom", path: ["name"], message: "an external volume needs the name of the existing volume" });
+        }
+        for (const field of ["driver", "driverOpts", "labels"] as const) {
+            if (v[field] !== undefined) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [field],
+                    message: `an external volume is adopted as it is: remove ${field} (it is set where the volume was created)`,
+                });
+            }
+        }
+    });
+
+const mountSchema = z
+    .strictObject({
+        type: z.enum(["volume", "bind", "tmpfs"], { error: 'type must be "volume", "bind" or "tmpfs"' }),
+        target: absolutePath("target"),
+        volume: z.string().optional(),
+        source: z.string().optional(),
+        readOnly: z.boolean().optional(),
+        subpath: z
+            .string()
+            .min(1, "subpath must not be empty")
+            .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), 'subpath must be relative to the volume root, without ".."')
+            .optional(),
+        noCopy: z.boolean().optional(),
+        propagation: z
+            .enum(["private", "rprivate", "shared", "rshared", "slave", "rslave"], {
+                error: "propagation must be one of private, rprivate, shared, rshared, slave, rslave",
+            })
+            .optional(),
+        allowDangerous: z.boolean().optional(),
+        size: z
+            .union([z.string(), z.number()])
+            .transform((s) => String(s))
+            .refine((s) => sizePattern.test(s), 'size must be a positive number of bytes, optionally with k, m or g (e.g. "64m")')
+            .optional(),
+        mode: z
+            .union([z.string(), z.number()])
+            .transform((s) => String(s))
+            .refine((s) => /^[0-7]{3,4}$/.test(s), 'mode must be octal digits, e.g. "1777" or "700"')
+            .optional(),
+    })
+    .superRefine((m, ctx) => {
+        const forbidden: Record<string, string[]> = {
+            volume: ["source", "propagation", "allowDangerous", "size", "mode"],
+            bind: ["volume", "subpath", "noCopy", "size", "mode"],
+            tmpfs: ["volume", "source", "subpath", "noCopy", "propagation", "allowDangerous", "readOnly"],
+        };
+        for (const field of forbidden[m.type] ?? []) {
+            if ((m as Record<string, unknown>)[field] !== undefined) {
+                ctx.addIssue({ code: "custom", path: [field], message: `${field} does not apply to a ${m.type} mount; remove it` });
+            }
+        }
+        if (m.type === "volume" && !m.volume) {
+            ctx.addIssue({ code: "custom", path: ["volume"], message: "a volume mount needs volume: the key of a declared volume" });
+        }
+        if (m.type === "bind") {
+            const parsed = absolutePath("source").safeParse(m.source);
+            if (!parsed.success) {
+                ctx.addIssue({ code: "custom", path: ["source"], message: parsed.error.issues[0].message });
+            }
+        }
+    });
+
+const portSchema = z.strictObject({
+    internal: z.number().int().min(1).max(65535),
+    external: z.number().int().min(1).max(65535).optional(),
+    ip: z.string().min(1).optional(),
+    protocol: z.enum(["tcp", "udp"], { error: 'protocol must be "tcp" or "udp"' }).optional(),
+});
+
+const healthcheckSchema = z.strictObject({
+    test: z.array(z.string()).min(1, 'test needs a command, e.g. ["CMD-SHELL", "pg_isready"]'),
+    interval: z.string().regex(duration, 'interval must be a duration like "10s"').optional(),
+    timeout: z.string().regex(duration, 'timeout must be a duration like "5s"').optional(),
+    retries: z.number().int().min(0).optional(),
+    startPeriod: z.string().regex(duration, 'startPeriod must be a duration like "30s"').optional(),
+});
+
+/** A string, or a Pulumi Output/Promise of one (env values may be secrets). */
+const inputString = z.union([z.string(), z.custom<pulumi.Output<string>>((v) => pulumi.Output.isInstance(v) || v instanceof Promise)], {
+    error: "must be a string",
+});
+
+const containerSchema = z.strictObject({
+    image: inputString.refine((v) => typeof v !== "string" || v.length > 0, "image must not be empty"),
+    pull: z.boolean().optional(),
+    name: nameField("container").optional(),
+    command: z.array(inputString).optional(),
+    entrypoint: z.array(inputString).optional(),
+    env: z
+        .record(z.string().regex(envName, "environment variable names use [A-Za-z0-9_] and do not start with a digit"), inputString)
+        .optional(),
+    workingDir: absolutePath("workingDir").optional(),
+    user: z.string().min(1).optional(),
+    ports: z.array(portSchema).optional(),
+    restart: z
+        .enum(["no", "always", "unless-stopped", "on-failure"], { error: "restart must be no, always, unless-stopped or on-failure" })
+        .optional(),
+    healthcheck: healthcheckSchema.optional(),
+    labels: labels.optional(),
+    mounts: z.array(mountSchema).optional(),
+    networkAliases: z.array(nameField("network alias")).optional(),
+    memoryMb: z.number().int().positive("memoryMb must be a positive number of MiB").optional(),
+});
+
+const keyed = <T extends z.ZodType>(schema: T, what: string) =>
+    z.record(z.string().regex(keyPattern, `invalid ${what} key: use [a-zA-Z0-9_-], starting with a letter or digit`), schema);
+
+const stackArgsObject = z.strictObject({
+        namePrefix: nameField("prefix").optional(),
+        volumes: keyed(volumeSchema, "volume").optional(),
+        containers: keyed(containerSchema, "container").optional(),
+        network: z
+            .strictObject({
+                name: nameField("network").optional(),
+                internal: z.boolean().optional(),
+                driver: z.string().min(1).optional(),
+            })
+            .optional(),
+        protection: z.strictObject({ retainOnDelete: z.boolean().optional(), protect: z.boolean().optional() }).optional(),
+        labels: labels.optional(),
+        dockerDataRoot: absolutePath("dockerDataRoot").optional(),
+    });
+
+/** The schema of {@link PersistentStackArgs}. */
+export const stackArgsSchema = stackArgsObject.superRefine(checkCrossReferences);
+
+/** Host paths never bound without `allowDangerous` (exactly, or anything below the `/*` ones). */
+export const dangerousHostPaths = [
+    "/",
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/boot",
+    "/root",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/proc/*",
+    "/sys/*",
+    "/dev/*",
+];
+
+/** Whether binding `hostPath` could hand a container the host (or Docker itself). */
+export function isDangerousHostPath(hostPath: string, dockerDataRoot = "/var/lib/docker"): boolean {
+    const normalized = hostPath.replace(/\/+$/, "") || "/";
+    const under = (root: string) => normalized === root || normalized.startsWith(`${root}/`);
+    return dangerousHostPaths.some((p) => (p.endsWith("/*") ? under(p.slice(0, -2)) : normalized === p)) || under(dockerDataRoot.replace(/\/+$/, ""));
+}
+
+function checkCrossReferences(args: z.output<typeof stackArgsObject>, ctx: z.RefinementCtx): void {
+    const declared = Object.keys(args.volumes ?? {});
+    const dataRoot = args.dockerDataRoot ?? "/var/lib/docker";
+    const containerNames = new Map<string, string>();
+    const hostPorts = new Map<string, string>();
+    for (const [key, container] of Object.entries(args.containers ?? {})) {
+        const path = ["containers", key];
+        const targets = new Map<string, number>();
+        (container.mounts ?? []).forEach((mount, i) => {
+            const at = [...path, "mounts", i];
+            const target = mount.target.replace(/\/+$/, "") || "/";
+            if (targets.has(target)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [...at, "target"],
+                    message: `two mounts on "${target}" (mounts[${targets.get(target)}] and mounts[${i}]); give each mount its own target`,
+                });
+            } else {
+                targets.set(target, i);
+            }
+            if (mount.type === "volume" && mount.volume && !declared.includes(mount.volume)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [...at, "volume"],
+                    message: `unknown volume "${mount.volume}"; declared: ${declared.length ? declared.join(", ") : "(none)"}`,
+                });
+            }
+            if (mount.type === "bind" && mount.source?.startsWith("/") && !mount.allowDangerous && isDangerousHostPath(mount.source, dataRoot)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [...at, "source"],
+                    message: `binding "${mount.source}" hands the container the host or Docker itself; bind a dedicated directory, or set allowDangerous: true if you mean it`,
+                });
+            }
+        });
+        const dockerName = container.name ?? key;
+        if (containerNames.has(dockerName)) {
+            ctx.addIssue({ code: "custom", path: [...path, "name"], message: `container name "${dockerName}" is also used by containers.${containerNames.get(dockerName)}` });
+        }
+        containerNames.set(dockerName, key);
+        (container.ports ?? []).forEach((port, i) => {
+            const hostPort = `${port.ip ?? "*"}:${port.external ?? port.internal}/${port.protocol ?? "tcp"}`;
+            if (hostPorts.has(hostPort)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [...path, "ports", i, "external"],
+                    message: `host port ${hostPort} is already published by ${hostPorts.get(hostPort)}`,
+                });
+            }
+            hostPorts.set(hostPort, `containers.${key}.ports[${i}]`);
+        });
+    }
+    const volumeNames = new Map<string, string>();
+    for (const [key, volume] of Object.entries(args.volumes ?? {})) {
+        const name = volume.name ?? key;
+        if (volumeNames.has(name)) {
+            ctx.addIssue({ code: "custom", path: ["volumes", key, "name"], message: `volume name "${name}" is also used by volumes.${volumeNames.get(name)}` });
+        }
+        volumeNames.set(name, key);
+    }
+}
+
+/** Invalid stack config or component args. The message lists every problem, one per line. */
+export class ConfigError extends Error {
+    constructor(
+        readonly problems: string[],
+        where = "PersistentStack",
+    ) {
+        super(`${where}: invalid configuration:\n  ${problems.join("\n  ")}`);
+        this.name = "ConfigError";
+    }
+}
+
+/** Format a zod issue path as `containers.web.mounts[1].volume`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+    return path.reduce<string>((acc, part) => {
+        if (typeof part === "number") {
+            return `${acc}[${part}]`;
+        }
+        return acc ? `${acc}.${String(part)}` : String(part);
+    }, "");
+}
+
+/** Human-readable problems from a zod error. */
+export function formatIssues(error: z.ZodError): string[] {
+    const problems: string[] = [];
+    for (const issue of error.issues) {
+        if (issue.code === "unrecognized_keys") {
+            for (const key of issue.keys) {
+                problems.push(`${formatPath([...issue.path, key])}: unknown field (typo?); remove it or check the config reference in README.md`);
+            }
+            continue;
+        }
+        const where = formatPath(issue.path);
+        problems.push(where ? `${where}: ${issue.message}` : issue.message);
+    }
+    return problems;
+}
+
+/**
+ * Validate component args. Returns them (with sizes and modes normalized to
+ * strings) or throws a {@link ConfigError} listing every problem.
+ */
+export function validateStackArgs(args: unknown, where?: string): PersistentStackArgs {
+    const result = stackArgsSchema.safeParse(args ?? {});
+    if (!result.success) {
+        throw new ConfigError(formatIssues(result.error), where);
+    }
+    return result.data as PersistentStackArgs;
+}

@@ -1,0 +1,178 @@
+// PersistentStack: named volumes, containers that mount them and a private
+// network, from validated args. The plan (names, labels, mounts) comes from
+// plan.ts; this file only turns it into resources.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { validateStackArgs } from "./config/schema";
+import { labelList } from "./naming";
+import { ContainerPlan, NetworkPlan, planStack, StackPlan, VolumePlan } from "./plan";
+import type { PersistentStackArgs } from "./types";
+import { VolumeGuard, volumeFingerprint } from "./volumeGuard";
+
+/** Type token of the component. */
+export const persistentStackType = "persistent-docker:index:PersistentStack";
+
+// Docker names claimed by stacks constructed in this process: two stacks in one
+// program must not silently share (and fight over) the same volume or container.
+const claimedNames = new Map<string, string>();
+
+/** Named volumes, containers that mount them and a private network, with data protection. */
+export class PersistentStack extends pulumi.ComponentResource {
+    /** Docker volume names by key (external volumes included). */
+    public readonly volumeNames: pulumi.Output<Record<string, string>>;
+    /** Docker container names by key. */
+    public readonly containerNames: pulumi.Output<Record<string, string>>;
+    /** Docker container ids by key. */
+    public readonly containerIds: pulumi.Output<Record<string, string>>;
+    /** Docker name of the stack's network. */
+    public readonly networkName: pulumi.Output<string>;
+    /** The plan the stack was built from (names, labels, mounts). */
+    public readonly plan: StackPlan;
+    /** Volume resources by key (external volumes have none). */
+    public readonly volumes: Record<string, docker.Volume> = {};
+    /** Container resources by key. */
+    public readonly containers: Record<string, docker.Container> = {};
+    /** The stack's network. */
+    public readonly network: docker.Network;
+
+    constructor(name: string, args: PersistentStackArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Validate before anything is registered, so bad input creates nothing.
+        const valid = validateStackArgs(args, `PersistentStack "${name}"`);
+        const plan = planStack(valid, { project: pulumi.getProject(), stack: pulumi.getStack(), component: name });
+        claimNames(name, plan);
+        super(persistentStackType, name, {}, opts);
+        this.plan = plan;
+
+        const volumeDependencies: Record<string, pulumi.Resource> = {};
+        for (const volume of plan.volumes.filter((v) => !v.external)) {
+            this.volumes[volume.key] = createVolume(name, volume, this);
+            volumeDependencies[volume.key] = this.volumes[volume.key];
+        }
+        this.network = createNetwork(name, plan.network, this);
+
+        for (const container of plan.containers) {
+            const image = container.pull ? pulledImage(name, container, this) : pulumi.output(container.image);
+            const dependsOn = container.mounts.flatMap((m) => (m.volumeKey && volumeDependencies[m.volumeKey] ? [volumeDependencies[m.volumeKey]] : []));
+            this.containers[container.key] = createContainer(name, container, image, this.network, { parent: this, dependsOn });
+        }
+
+        this.volumeNames = pulumi.output(Object.fromEntries(plan.volumes.map((v) => [v.key, this.volumes[v.key]?.name ?? pulumi.output(v.dockerName)])));
+        this.containerNames = pulumi.output(Object.fromEntries(Object.entries(this.containers).map(([k, c]) => [k, c.name])));
+        this.containerIds = pulumi.output(Object.fromEntries(Object.entries(this.containers).map(([k, c]) => [k, c.id])));
+        this.networkName = this.network.name;
+        this.registerOutputs({
+            volumeNames: this.volumeNames,
+            containerNames: this.containerNames,
+            containerIds: this.containerIds,
+            networkName: this.networkName,
+        });
+    }
+}
+
+/** Forget the names claimed by stacks of this process (for tests that build many programs). */
+export function resetClaimedNames(): void {
+    claimedNames.clear();
+}
+
+function claimNames(component: string, plan: StackPlan): void {
+    const names = [
+        ...plan.volumes.filter((v) => !v.external).map((v) => `volume ${v.dockerName}`),
+        ...plan.containers.map((c) => `container ${c.dockerName}`),
+        `network ${plan.network.dockerName}`,
+    ];
+    for (const name of names) {
+        const owner = claimedNames.get(name);
+        if (owner !== undefined && owner !== component) {
+            throw new Error(
+                `PersistentStack "${component}": Docker ${name} is already managed by PersistentStack "${owner}" in this program; give one of them its own namePrefix`,
+            );
+        }
+    }
+    names.forEach((n) => claimedNames.set(n, component));
+}
+
+function createVolume(stackName: string, volume: VolumePlan, parent: pulumi.Resource): docker.Volume {
+    const guard =
+        volume.retainOnDelete || volume.protect
+            ? [
+                  new VolumeGuard(
+                      `${stackName}-guard-${volume.key}`,
+                      { volumeName: volume.dockerName, configPath: `volumes.${volume.key}`, fingerprint: volumeFingerprint(volume) },
+                      { parent },
+                  ),
+              ]
+            : [];
+    return new docker.Volume(
+        `${stackName}-vol-${volume.key}`,
+        {
+            name: volume.dockerName,
+            driver: volume.driver,
+            driverOpts: volume.driverOpts,
+            labels: labelList(volume.labels),
+        },
+        { parent, retainOnDelete: volume.retainOnDelete, protect: volume.protect, dependsOn: guard },
+    );
+}
+
+function createNetwork(stackName: string, network: NetworkPlan, parent: pulumi.Resource): docker.Network {
+    return new docker.Network(
+        `${stackName}-net`,
+        { name: network.dockerName, driver: network.driver, internal: network.internal, labels: labelList(network.labels) },
+        { parent, deleteBeforeReplace: true },
+    );
+}
+
+function pulledImage(stackName: string, container: ContainerPlan, parent: pulumi.Resource): pulumi.Output<string> {
+    // One RemoteImage per container key, so names stay stable when containers are
+    // added or removed; keepLocally because other stacks may use the same image.
+    const image = new docker.RemoteImage(`${stackName}-img-${container.key}`, { name: container.image, keepLocally: true }, { parent });
+    return image.imageId;
+}
+
+function createContainer(
+    stackName: string,
+    container: ContainerPlan,
+    image: pulumi.Input<string>,
+    network: docker.Network,
+    opts: pulumi.CustomResourceOptions,
+): docker.Container {
+    const envNames = Object.keys(container.env).sort();
+    return new docker.Container(
+        `${stackName}-ctr-${container.key}`,
+        {
+            name: container.dockerName,
+            image,
+            command: container.command,
+            entrypoints: container.entrypoint,
+            // Secret values stay secret: pulumi.all keeps the secret bit on the result.
+            envs: envNames.length ? pulumi.all(envNames.map((k) => pulumi.interpolate`${k}=${container.env[k]}`)) : undefined,
+            workingDir: container.workingDir,
+            user: container.user,
+            restart: container.restart,
+            memory: container.memoryMb,
+            labels: labelList(container.labels),
+            mounts: container.mounts.map((m) => ({
+                type: m.type,
+                target: m.target,
+                source: m.source,
+                readOnly: m.readOnly,
+                volumeOptions: m.volumeOptions,
+                bindOptions: m.bindOptions,
+                tmpfsOptions: m.tmpfsOptions,
+            })),
+            networksAdvanced: [{ name: network.name, aliases: container.aliases }],
+            ports: container.ports.map((p) => ({ internal: p.internal, external: p.external ?? p.internal, ip: p.ip, protocol: p.protocol ?? "tcp" })),
+            healthcheck: container.healthcheck
+                ? {
+                      tests: container.healthcheck.test,
+                      interval: container.healthcheck.interval,
+                      timeout: container.healthcheck.timeout,
+                      retries: container.healthcheck.retries,
+                      startPeriod: container.healthcheck.startPeriod,
+                  }
+                : undefined,
+        },
+        // A fixed container name cannot exist twice, so replacement deletes first.
+        { ...opts, deleteBeforeReplace: true },
+    );
+}

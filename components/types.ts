@@ -1,0 +1,158 @@
+// The component's argument types. They are plain objects, arrays and maps of
+// `Input<T>` values (no unions, no functions) so the component can also ship as
+// a source-based Pulumi package usable from Python, Go and C#. Fields that shape
+// the resource graph (keys, mount types, volume references) are plain values:
+// a graph cannot depend on values only known after deployment.
+import * as pulumi from "@pulumi/pulumi";
+
+/** Arguments of a {@link PersistentStack}. */
+export interface PersistentStackArgs {
+    /**
+     * Prefix of every Docker object name the stack manages. Default
+     * `<project>-<stack>`, so a re-provisioned stack re-attaches to the same
+     * volumes.
+     */
+    namePrefix?: string;
+    /** Named volumes, by key. The key is how mounts refer to a volume. */
+    volumes?: { [key: string]: VolumeSpec };
+    /** Containers, by key. Each joins the stack's private network. */
+    containers?: { [key: string]: ContainerSpec };
+    /** The stack's private network. */
+    network?: NetworkSpec;
+    /** Data protection defaults for every declared volume. */
+    protection?: ProtectionSpec;
+    /** Extra labels put on every volume, container and network the stack manages. */
+    labels?: { [key: string]: string };
+    /**
+     * Host paths bind mounts may not use unless the mount sets
+     * `allowDangerous`. Default `/var/lib/docker` (the Docker data root).
+     */
+    dockerDataRoot?: string;
+}
+
+/** A named Docker volume. */
+export interface VolumeSpec {
+    /** Docker volume name. Default `<namePrefix>-<key>`. Required when `external`. */
+    name?: string;
+    /** Volume driver. Default `local`. Changing it replaces the volume. */
+    driver?: string;
+    /** Driver options (e.g. `type: tmpfs`, or `o: bind` with `device`). Changing them replaces the volume. */
+    driverOpts?: { [key: string]: string };
+    /** Labels on the volume, beside the stack's own. Changing them replaces the volume. */
+    labels?: { [key: string]: string };
+    /** Adopt an existing volume by `name`: the stack mounts it but never creates or deletes it. Default false. */
+    external?: boolean;
+    /** Keep the volume (and its data) on `pulumi destroy` and on replacement. Default: `protection.retainOnDelete`. */
+    retainOnDelete?: boolean;
+    /** Mark the volume `protect`ed: Pulumi refuses to delete or replace it. Default: `protection.protect`. */
+    protect?: boolean;
+}
+
+/** Data protection defaults. */
+export interface ProtectionSpec {
+    /** Keep volumes on destroy and replacement. Default true; set false only for throwaway stacks. */
+    retainOnDelete?: boolean;
+    /** Pulumi `protect` on volumes: destroy and replacement fail until it is lifted. Default false. */
+    protect?: boolean;
+}
+
+/** A container of the stack. */
+export interface ContainerSpec {
+    /** Image reference, e.g. `postgres:16`. */
+    image: pulumi.Input<string>;
+    /** Pull the image (RemoteImage) before use. Default true; false uses an image already present on the host. */
+    pull?: boolean;
+    /** Docker container name. Default `<namePrefix>-<key>`. */
+    name?: string;
+    /** Command (CMD) override. */
+    command?: pulumi.Input<string>[];
+    /** Entrypoint override. */
+    entrypoint?: pulumi.Input<string>[];
+    /** Environment. Values given as secrets stay secret. */
+    env?: { [name: string]: pulumi.Input<string> };
+    /** Working directory inside the container. */
+    workingDir?: string;
+    /** User (`uid[:gid]` or name) the process runs as. */
+    user?: string;
+    /** Published ports. */
+    ports?: PortSpec[];
+    /** Restart policy: `no`, `always`, `unless-stopped` or `on-failure`. Default `unless-stopped`. */
+    restart?: string;
+    /** Health check. */
+    healthcheck?: HealthcheckSpec;
+    /** Labels on the container, beside the stack's own. */
+    labels?: { [key: string]: string };
+    /** Mounts: declared volumes, bind mounts and tmpfs. */
+    mounts?: MountSpec[];
+    /** Extra DNS aliases on the stack network (the key is always one). */
+    networkAliases?: string[];
+    /** Memory limit in MiB. Default unlimited. */
+    memoryMb?: number;
+}
+
+/**
+ * One mount. `type` selects which other fields apply:
+ * - `volume`: `volume` (a declared volume's key), `readOnly`, `subpath`, `noCopy`;
+ * - `bind`: `source` (absolute host path), `readOnly`, `propagation`, `allowDangerous`;
+ * - `tmpfs`: `size`, `mode`.
+ */
+export interface MountSpec {
+    /** `volume`, `bind` or `tmpfs`. */
+    type: string;
+    /** Absolute path inside the container. */
+    target: string;
+    /** Key of a declared volume (type `volume`). */
+    volume?: string;
+    /** Absolute host path (type `bind`). */
+    source?: string;
+    /** Mount read-only. Default false. */
+    readOnly?: boolean;
+    /** Mount only this relative path of the volume (type `volume`; Docker Engine >= 26). */
+    subpath?: string;
+    /** Do not copy the image's files into an empty volume (type `volume`). Default false. */
+    noCopy?: boolean;
+    /** Bind propagation: `private`, `rprivate`, `shared`, `rshared`, `slave`, `rslave`. */
+    propagation?: string;
+    /** Allow binding a dangerous host path (`/`, `/etc`, the Docker socket, the Docker data root...). Default false. */
+    allowDangerous?: boolean;
+    /** tmpfs size: bytes, or a number with a `k`, `m` or `g` suffix (e.g. `64m`). Default unlimited. */
+    size?: string;
+    /** tmpfs mode in octal, e.g. `1777`. Default `1777`. */
+    mode?: string;
+}
+
+/** A published port. */
+export interface PortSpec {
+    /** Port inside the container. */
+    internal: number;
+    /** Host port. Default: same as `internal`. */
+    external?: number;
+    /** Host address to bind. Default: all addresses (Docker's default). */
+    ip?: string;
+    /** `tcp` (default) or `udp`. */
+    protocol?: string;
+}
+
+/** A container health check. */
+export interface HealthcheckSpec {
+    /** Test command in Docker's form, e.g. `["CMD-SHELL", "pg_isready"]`. */
+    test: string[];
+    /** Time between checks, e.g. `10s`. */
+    interval?: string;
+    /** Time a check may take, e.g. `5s`. */
+    timeout?: string;
+    /** Failures before unhealthy. */
+    retries?: number;
+    /** Grace period after start, e.g. `30s`. */
+    startPeriod?: string;
+}
+
+/** The stack's private network. */
+export interface NetworkSpec {
+    /** Docker network name. Default `<namePrefix>-net`. */
+    name?: string;
+    /** No route to the outside world. Default false. */
+    internal?: boolean;
+    /** Network driver. Default `bridge`. */
+    driver?: string;
+}
