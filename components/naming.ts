@@ -33,18 +33,19 @@ export function dockerName(prefix: string, key: string): string {
 }
 
 /** The labels that mark an object as owned by this stack, plus extra labels. */
-export function managedLabels(ctx: StackContext, kind: ManagedKind, key: string, ...extra: Array<Record<string, string> | undefined>): Record<string, string> {
-    return Object.assign(
-        {},
-        ...extra,
-        {
-            [labelKeys.project]: ctx.project,
-            [labelKeys.stack]: ctx.stack,
-            [labelKeys.component]: ctx.component,
-            [labelKeys.kind]: kind,
-            [labelKeys.key]: key,
-        },
-    );
+export function managedLabels(
+    ctx: StackContext,
+    kind: ManagedKind,
+    key: string,
+    ...extra: Array<Record<string, string> | undefined>
+): Record<string, string> {
+    return Object.assign({}, ...extra, {
+        [labelKeys.project]: ctx.project,
+        [labelKeys.stack]: ctx.stack,
+        [labelKeys.component]: ctx.component,
+        [labelKeys.kind]: kind,
+        [labelKeys.key]: key,
+    });
 }
 
 /** A label map in the docker provider's `[{label, value}]` form, sorted for stable diffs. */

@@ -52,11 +52,15 @@ export class PersistentStack extends pulumi.ComponentResource {
 
         for (const container of plan.containers) {
             const image = container.pull ? pulledImage(name, container, this) : pulumi.output(container.image);
-            const dependsOn = container.mounts.flatMap((m) => (m.volumeKey && volumeDependencies[m.volumeKey] ? [volumeDependencies[m.volumeKey]] : []));
+            const dependsOn = container.mounts.flatMap((m) =>
+                m.volumeKey && volumeDependencies[m.volumeKey] ? [volumeDependencies[m.volumeKey]] : [],
+            );
             this.containers[container.key] = createContainer(name, container, image, this.network, { parent: this, dependsOn });
         }
 
-        this.volumeNames = pulumi.output(Object.fromEntries(plan.volumes.map((v) => [v.key, this.volumes[v.key]?.name ?? pulumi.output(v.dockerName)])));
+        this.volumeNames = pulumi.output(
+            Object.fromEntries(plan.volumes.map((v) => [v.key, this.volumes[v.key]?.name ?? pulumi.output(v.dockerName)])),
+        );
         this.containerNames = pulumi.output(Object.fromEntries(Object.entries(this.containers).map(([k, c]) => [k, c.name])));
         this.containerIds = pulumi.output(Object.fromEntries(Object.entries(this.containers).map(([k, c]) => [k, c.id])));
         this.networkName = this.network.name;
@@ -161,7 +165,12 @@ function createContainer(
                 tmpfsOptions: m.tmpfsOptions,
             })),
             networksAdvanced: [{ name: network.name, aliases: container.aliases }],
-            ports: container.ports.map((p) => ({ internal: p.internal, external: p.external ?? p.internal, ip: p.ip, protocol: p.protocol ?? "tcp" })),
+            ports: container.ports.map((p) => ({
+                internal: p.internal,
+                external: p.external ?? p.internal,
+                ip: p.ip,
+                protocol: p.protocol ?? "tcp",
+            })),
             healthcheck: container.healthcheck
                 ? {
                       tests: container.healthcheck.test,

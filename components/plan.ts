@@ -82,7 +82,9 @@ export function planStack(args: PersistentStackArgs, ctx: StackContext): StackPl
         protect: spec.protect ?? protection.protect,
     }));
     const volumeNames = new Map(volumes.map((v) => [v.key, v.dockerName]));
-    const containers = Object.entries(args.containers ?? {}).map(([key, spec]) => planContainer(key, spec, prefix, ctx, args.labels, volumeNames));
+    const containers = Object.entries(args.containers ?? {}).map(([key, spec]) =>
+        planContainer(key, spec, prefix, ctx, args.labels, volumeNames),
+    );
     return {
         namePrefix: prefix,
         volumes,

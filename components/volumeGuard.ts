@@ -18,7 +18,11 @@ export interface VolumeGuardState {
 }
 
 /** Canonical JSON of a volume's immutable fields. */
-export function volumeFingerprint(fields: { driver?: string; driverOpts?: Record<string, string>; labels?: Record<string, string> }): string {
+export function volumeFingerprint(fields: {
+    driver?: string;
+    driverOpts?: Record<string, string>;
+    labels?: Record<string, string>;
+}): string {
     const sorted = (m?: Record<string, string>) =>
         Object.keys(m ?? {})
             .sort()

@@ -14,14 +14,9 @@ const duration = /^\d+(ms|s|m|h)$/;
 export const reservedLabelPrefix = "pds.";
 
 const nameField = (what: string) =>
-    z
-        .string()
-        .regex(dockerName, `invalid ${what} name: use 2+ characters from [a-zA-Z0-9_.-], starting with a letter or digit`);
+    z.string().regex(dockerName, `invalid ${what} name: use 2+ characters from [a-zA-Z0-9_.-], starting with a letter or digit`);
 
-const labels = z.record(
-    z.string().min(1, "label keys must not be empty"),
-    z.string(),
-).superRefine((value, ctx) => {
+const labels = z.record(z.string().min(1, "label keys must not be empty"), z.string()).superRefine((value, ctx) => {
     for (const key of Object.keys(value)) {
         if (key.startsWith(reservedLabelPrefix)) {
             ctx.addIssue({
@@ -169,20 +164,20 @@ const keyed = <T extends z.ZodType>(schema: T, what: string) =>
     z.record(z.string().regex(keyPattern, `invalid ${what} key: use [a-zA-Z0-9_-], starting with a letter or digit`), schema);
 
 const stackArgsObject = z.strictObject({
-        namePrefix: nameField("prefix").optional(),
-        volumes: keyed(volumeSchema, "volume").optional(),
-        containers: keyed(containerSchema, "container").optional(),
-        network: z
-            .strictObject({
-                name: nameField("network").optional(),
-                internal: z.boolean().optional(),
-                driver: z.string().min(1).optional(),
-            })
-            .optional(),
-        protection: z.strictObject({ retainOnDelete: z.boolean().optional(), protect: z.boolean().optional() }).optional(),
-        labels: labels.optional(),
-        dockerDataRoot: absolutePath("dockerDataRoot").optional(),
-    });
+    namePrefix: nameField("prefix").optional(),
+    volumes: keyed(volumeSchema, "volume").optional(),
+    containers: keyed(containerSchema, "container").optional(),
+    network: z
+        .strictObject({
+            name: nameField("network").optional(),
+            internal: z.boolean().optional(),
+            driver: z.string().min(1).optional(),
+        })
+        .optional(),
+    protection: z.strictObject({ retainOnDelete: z.boolean().optional(), protect: z.boolean().optional() }).optional(),
+    labels: labels.optional(),
+    dockerDataRoot: absolutePath("dockerDataRoot").optional(),
+});
 
 /** The schema of {@link PersistentStackArgs}. */
 export const stackArgsSchema = stackArgsObject.superRefine(checkCrossReferences);
@@ -208,7 +203,10 @@ export const dangerousHostPaths = [
 export function isDangerousHostPath(hostPath: string, dockerDataRoot = "/var/lib/docker"): boolean {
     const normalized = hostPath.replace(/\/+$/, "") || "/";
     const under = (root: string) => normalized === root || normalized.startsWith(`${root}/`);
-    return dangerousHostPaths.some((p) => (p.endsWith("/*") ? under(p.slice(0, -2)) : normalized === p)) || under(dockerDataRoot.replace(/\/+$/, ""));
+    return (
+        dangerousHostPaths.some((p) => (p.endsWith("/*") ? under(p.slice(0, -2)) : normalized === p)) ||
+        under(dockerDataRoot.replace(/\/+$/, ""))
+    );
 }
 
 function checkCrossReferences(args: z.output<typeof stackArgsObject>, ctx: z.RefinementCtx): void {
@@ -238,7 +236,12 @@ function checkCrossReferences(args: z.output<typeof stackArgsObject>, ctx: z.Ref
                     message: `unknown volume "${mount.volume}"; declared: ${declared.length ? declared.join(", ") : "(none)"}`,
                 });
             }
-            if (mount.type === "bind" && mount.source?.startsWith("/") && !mount.allowDangerous && isDangerousHostPath(mount.source, dataRoot)) {
+            if (
+                mount.type === "bind" &&
+                mount.source?.startsWith("/") &&
+                !mount.allowDangerous &&
+                isDangerousHostPath(mount.source, dataRoot)
+            ) {
                 ctx.addIssue({
                     code: "custom",
                     path: [...at, "source"],
@@ -248,7 +251,11 @@ function checkCrossReferences(args: z.output<typeof stackArgsObject>, ctx: z.Ref
         });
         const dockerName = container.name ?? key;
         if (containerNames.has(dockerName)) {
-            ctx.addIssue({ code: "custom", path: [...path, "name"], message: `container name "${dockerName}" is also used by containers.${containerNames.get(dockerName)}` });
+            ctx.addIssue({
+                code: "custom",
+                path: [...path, "name"],
+                message: `container name "${dockerName}" is also used by containers.${containerNames.get(dockerName)}`,
+            });
         }
         containerNames.set(dockerName, key);
         (container.ports ?? []).forEach((port, i) => {
@@ -267,7 +274,11 @@ function checkCrossReferences(args: z.output<typeof stackArgsObject>, ctx: z.Ref
     for (const [key, volume] of Object.entries(args.volumes ?? {})) {
         const name = volume.name ?? key;
         if (volumeNames.has(name)) {
-            ctx.addIssue({ code: "custom", path: ["volumes", key, "name"], message: `volume name "${name}" is also used by volumes.${volumeNames.get(name)}` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["volumes", key, "name"],
+                message: `volume name "${name}" is also used by volumes.${volumeNames.get(name)}`,
+            });
         }
         volumeNames.set(name, key);
     }
@@ -300,8 +311,15 @@ export function formatIssues(error: z.ZodError): string[] {
     for (const issue of error.issues) {
         if (issue.code === "unrecognized_keys") {
             for (const key of issue.keys) {
-                problems.push(`${formatPath([...issue.path, key])}: unknown field (typo?); remove it or check the config reference in README.md`);
+                problems.push(
+                    `${formatPath([...issue.path, key])}: unknown field (typo?); remove it or check the config reference in README.md`,
+                );
             }
+            continue;
+        }
+        if (issue.code === "invalid_key") {
+            // A bad record key: report the key's own message under its path.
+            problems.push(`${formatPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`);
             continue;
         }
         const where = formatPath(issue.path);

@@ -19,11 +19,7 @@ export function readStackConfig(stack: string): Record<string, unknown> {
  * Run the program entry (index.ts) under mocks with a stack's config, plus
  * overrides (e.g. the secrets a user would set with `pulumi config set --secret`).
  */
-export async function recordStack(
-    stack: string,
-    overrides: Record<string, unknown> = {},
-    secretKeys: string[] = [],
-): Promise<Recording> {
+export async function recordStack(stack: string, overrides: Record<string, unknown> = {}, secretKeys: string[] = []): Promise<Recording> {
     resetClaimedNames();
     const entry = path.join(repoRoot, "index.ts");
     return recordProgram(

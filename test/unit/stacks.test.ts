@@ -10,14 +10,24 @@ describe("the dev stack config", () => {
     });
 
     it("creates one component with a network, the uploads volume and three containers", () => {
-        assert.deepStrictEqual(ofType(rec, types.stack).map((r) => r.name), ["persistent-docker"]);
-        assert.deepStrictEqual(ofType(rec, types.volume).map((r) => r.inputs.name), ["persistent-docker-dev-uploads"]);
-        assert.deepStrictEqual(ofType(rec, types.network).map((r) => r.inputs.name), ["persistent-docker-dev-net"]);
-        assert.deepStrictEqual(ofType(rec, types.container).map((r) => r.inputs.name).sort(), [
-            "persistent-docker-dev-db",
-            "persistent-docker-dev-thumbnailer",
-            "persistent-docker-dev-web",
-        ]);
+        assert.deepStrictEqual(
+            ofType(rec, types.stack).map((r) => r.name),
+            ["persistent-docker"],
+        );
+        assert.deepStrictEqual(
+            ofType(rec, types.volume).map((r) => r.inputs.name),
+            ["persistent-docker-dev-uploads"],
+        );
+        assert.deepStrictEqual(
+            ofType(rec, types.network).map((r) => r.inputs.name),
+            ["persistent-docker-dev-net"],
+        );
+        assert.deepStrictEqual(
+            ofType(rec, types.container)
+                .map((r) => r.inputs.name)
+                .sort(),
+            ["persistent-docker-dev-db", "persistent-docker-dev-thumbnailer", "persistent-docker-dev-web"],
+        );
     });
 
     it("binds the configured host directories for the database and the logs", () => {
@@ -39,7 +49,9 @@ describe("the dev stack config", () => {
 
     it("shares uploads read-only with the thumbnailer", () => {
         const thumb = ofType(rec, types.container).find((r) => r.inputs.name.endsWith("-thumbnailer"))!;
-        assert.deepStrictEqual(thumb.inputs.mounts, [{ type: "volume", source: "persistent-docker-dev-uploads", target: "/uploads", readOnly: true }]);
+        assert.deepStrictEqual(thumb.inputs.mounts, [
+            { type: "volume", source: "persistent-docker-dev-uploads", target: "/uploads", readOnly: true },
+        ]);
     });
 
     it("lets the data go on destroy (retainOnDelete off) and adds no replacement guard", () => {
@@ -64,7 +76,10 @@ describe("the prod stack config", () => {
 
     it("declares pgdata, uploads and logs as named volumes, retained and protected", () => {
         const volumes = ofType(rec, types.volume);
-        assert.deepStrictEqual(volumes.map((v) => v.inputs.name), ["persistent-docker-prod-pgdata", "persistent-docker-prod-uploads", "persistent-docker-prod-logs"]);
+        assert.deepStrictEqual(
+            volumes.map((v) => v.inputs.name),
+            ["persistent-docker-prod-pgdata", "persistent-docker-prod-uploads", "persistent-docker-prod-logs"],
+        );
         for (const v of volumes) {
             assert.strictEqual(v.options.retainOnDelete, true, v.name);
             assert.strictEqual(v.options.protect, true, v.name);
@@ -83,7 +98,12 @@ describe("the prod stack config", () => {
 
     it("mounts the database data directory on the pgdata volume", () => {
         const db = ofType(rec, types.container).find((r) => r.inputs.name.endsWith("-db"))!;
-        assert.deepStrictEqual(db.inputs.mounts[0], { type: "volume", source: "persistent-docker-prod-pgdata", target: "/var/lib/postgresql/data", readOnly: false });
+        assert.deepStrictEqual(db.inputs.mounts[0], {
+            type: "volume",
+            source: "persistent-docker-prod-pgdata",
+            target: "/var/lib/postgresql/data",
+            readOnly: false,
+        });
         assert.strictEqual(db.inputs.restart, "always");
         assert.strictEqual(db.inputs.memory, 1024);
         assert.deepStrictEqual(db.inputs.healthcheck.tests, ["CMD-SHELL", "pg_isready -U app"]);
@@ -99,7 +119,9 @@ describe("the prod stack config", () => {
 
     it("joins every container to the stack network with its key as alias", () => {
         for (const c of ofType(rec, types.container)) {
-            assert.deepStrictEqual(c.inputs.networksAdvanced, [{ name: "persistent-docker-prod-net", aliases: [c.name.split("-ctr-")[1]] }]);
+            assert.deepStrictEqual(c.inputs.networksAdvanced, [
+                { name: "persistent-docker-prod-net", aliases: [c.name.split("-ctr-")[1]] },
+            ]);
         }
     });
 
