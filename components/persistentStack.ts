@@ -1,8 +1,12 @@
 // PersistentStack: named volumes, containers that mount them and a private
 // network, from validated args. The plan (names, labels, mounts) comes from
 // plan.ts; this file only turns it into resources.
+import type * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import { backupContainer, finalBackup, gatingBackup, JobCommandOptions, restoreJob } from "./backup/jobs";
+import { BackupPlan, planBackup, planRestores } from "./backup/plan";
 import { validateStackArgs } from "./config/schema";
 import { labelList } from "./naming";
 import { ContainerPlan, NetworkPlan, planStack, StackPlan, VolumePlan } from "./plan";
@@ -34,14 +38,28 @@ export class PersistentStack extends pulumi.ComponentResource {
     public readonly containers: Record<string, docker.Container> = {};
     /** The stack's network. */
     public readonly network: docker.Network;
+    /** The backup plan (prefix, mounts, environment), when backups are configured. */
+    public readonly backupPlan?: BackupPlan;
+    /** The long-running backup container (schedule and `backup-now`). */
+    public readonly backupContainer?: docker.Container;
+    /** Name of the backup container, when backups are configured. */
+    public readonly backupContainerName: pulumi.Output<string | undefined>;
+    /** Restore jobs by volume key. */
+    public readonly restores: Record<string, command.local.Command> = {};
+    /** Pre-deploy backups by container key. */
+    public readonly preDeployBackups: Record<string, command.local.Command> = {};
 
     constructor(name: string, args: PersistentStackArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate before anything is registered, so bad input creates nothing.
         const valid = validateStackArgs(args, `PersistentStack "${name}"`);
-        const plan = planStack(valid, { project: pulumi.getProject(), stack: pulumi.getStack(), component: name });
-        claimNames(name, plan);
+        const ctx = { project: pulumi.getProject(), stack: pulumi.getStack(), component: name };
+        const plan = planStack(valid, ctx);
+        const backup = planBackup(valid.backup, plan, ctx);
+        const restores = planRestores(valid.restores, backup, plan, ctx);
+        claimNames(name, plan, backup);
         super(persistentStackType, name, {}, opts);
         this.plan = plan;
+        this.backupPlan = backup;
 
         const volumeDependencies: Record<string, pulumi.Resource> = {};
         for (const volume of plan.volumes.filter((v) => !v.external)) {
@@ -50,13 +68,77 @@ export class PersistentStack extends pulumi.ComponentResource {
         }
         this.network = createNetwork(name, plan.network, this);
 
+        const volumesOf = (keys: string[]) => keys.flatMap((k) => (volumeDependencies[k] ? [volumeDependencies[k]] : []));
+
+        // Backup and restore jobs.
+        const jobImage = backup ? jobImageOf(name, backup, this) : undefined;
+        const jobOptions = (dependsOn: pulumi.Resource[]): JobCommandOptions => ({
+            dockerHost: valid.dockerHost,
+            opts: { parent: this, dependsOn },
+        });
+        const targetVolume = backup?.targetVolumeKey ? volumesOf([backup.targetVolumeKey]) : [];
+        for (const restore of restores) {
+            this.restores[restore.volumeKey] = restoreJob(
+                `${name}-restore-${restore.volumeKey}`,
+                restore,
+                jobImage!.image,
+                jobOptions([...volumesOf([restore.volumeKey]), ...targetVolume, ...jobImage!.dependsOn]),
+            );
+        }
+        const restoresOf = (keys: string[]) => keys.flatMap((k) => (this.restores[k] ? [this.restores[k]] : []));
+        const final =
+            backup?.onDestroy && jobImage
+                ? finalBackup(
+                      `${name}-final-backup`,
+                      {
+                          image: jobImage.image,
+                          env: backup.env,
+                          mounts: [...backup.sourceMounts, backup.targetMount],
+                          labels: backup.labels,
+                          script: "backup.sh",
+                      },
+                      jobOptions([...volumesOf(backup.volumeKeys), ...targetVolume, ...jobImage.dependsOn]),
+                  )
+                : undefined;
+
         for (const container of plan.containers) {
             const image = container.pull ? pulledImage(name, container, this) : pulumi.output(container.image);
-            const dependsOn = container.mounts.flatMap((m) =>
-                m.volumeKey && volumeDependencies[m.volumeKey] ? [volumeDependencies[m.volumeKey]] : [],
-            );
-            this.containers[container.key] = createContainer(name, container, image, this.network, { parent: this, dependsOn });
+            const mounted = container.mounts.flatMap((m) => (m.volumeKey ? [m.volumeKey] : []));
+            // The final backup depends on nothing the containers create, but they depend
+            // on it, so `pulumi destroy` removes the containers first, then backs up.
+            const dependsOn: pulumi.Resource[] = [...volumesOf(mounted), ...restoresOf(mounted), ...(final ? [final] : [])];
+            const containerArgs = containerArgsOf(container, image, this.network);
+            const backedUp = backup?.onDeploy ? mounted.filter((k) => backup.volumeKeys.includes(k)) : [];
+            if (backup && jobImage && backedUp.length) {
+                this.preDeployBackups[container.key] = gatingBackup(
+                    `${name}-predeploy-${container.key}`,
+                    {
+                        image: jobImage.image,
+                        env: { ...backup.env, BACKUP_VOLUMES: backedUp.join(" "), BACKUP_SKIP_EMPTY: "true" },
+                        mounts: [...backup.sourceMounts.filter((m) => backedUp.includes(m.target.split("/").pop()!)), backup.targetMount],
+                        labels: backup.labels,
+                        script: "backup.sh",
+                    },
+                    replacementFingerprint(containerArgs),
+                    jobOptions([...volumesOf(backedUp), ...restoresOf(backedUp), ...targetVolume, ...jobImage.dependsOn]),
+                );
+                dependsOn.push(this.preDeployBackups[container.key]);
+            }
+            // A fixed container name cannot exist twice, so replacement deletes first.
+            this.containers[container.key] = new docker.Container(`${name}-ctr-${container.key}`, containerArgs, {
+                parent: this,
+                dependsOn,
+                deleteBeforeReplace: true,
+            });
         }
+
+        if (backup && jobImage) {
+            this.backupContainer = backupContainer(`${name}-backup`, backup, jobImage.image, {
+                parent: this,
+                dependsOn: [...volumesOf(backup.volumeKeys), ...restoresOf(backup.volumeKeys), ...targetVolume, ...jobImage.dependsOn],
+            });
+        }
+        this.backupContainerName = this.backupContainer ? this.backupContainer.name : pulumi.output(undefined);
 
         this.volumeNames = pulumi.output(
             Object.fromEntries(plan.volumes.map((v) => [v.key, this.volumes[v.key]?.name ?? pulumi.output(v.dockerName)])),
@@ -69,6 +151,7 @@ export class PersistentStack extends pulumi.ComponentResource {
             containerNames: this.containerNames,
             containerIds: this.containerIds,
             networkName: this.networkName,
+            backupContainerName: this.backupContainerName,
         });
     }
 }
@@ -78,10 +161,11 @@ export function resetClaimedNames(): void {
     claimedNames.clear();
 }
 
-function claimNames(component: string, plan: StackPlan): void {
+function claimNames(component: string, plan: StackPlan, backup: BackupPlan | undefined): void {
     const names = [
         ...plan.volumes.filter((v) => !v.external).map((v) => `volume ${v.dockerName}`),
         ...plan.containers.map((c) => `container ${c.dockerName}`),
+        ...(backup ? [`container ${backup.containerName}`] : []),
         `network ${plan.network.dockerName}`,
     ];
     for (const name of names) {
@@ -133,55 +217,69 @@ function pulledImage(stackName: string, container: ContainerPlan, parent: pulumi
     return image.imageId;
 }
 
-function createContainer(
+function jobImageOf(
     stackName: string,
-    container: ContainerPlan,
-    image: pulumi.Input<string>,
-    network: docker.Network,
-    opts: pulumi.CustomResourceOptions,
-): docker.Container {
+    backup: BackupPlan,
+    parent: pulumi.Resource,
+): { image: pulumi.Output<string>; dependsOn: pulumi.Resource[] } {
+    if (!backup.pull) {
+        return { image: pulumi.output(backup.image), dependsOn: [] };
+    }
+    const image = new docker.RemoteImage(`${stackName}-img-backup`, { name: backup.image, keepLocally: true }, { parent });
+    // Jobs run by name through the docker CLI; the RemoteImage makes sure it is present.
+    return { image: image.name, dependsOn: [image] };
+}
+
+function containerArgsOf(container: ContainerPlan, image: pulumi.Input<string>, network: docker.Network): docker.ContainerArgs {
     const envNames = Object.keys(container.env).sort();
-    return new docker.Container(
-        `${stackName}-ctr-${container.key}`,
-        {
-            name: container.dockerName,
-            image,
-            command: container.command,
-            entrypoints: container.entrypoint,
-            // Secret values stay secret: pulumi.all keeps the secret bit on the result.
-            envs: envNames.length ? pulumi.all(envNames.map((k) => pulumi.interpolate`${k}=${container.env[k]}`)) : undefined,
-            workingDir: container.workingDir,
-            user: container.user,
-            restart: container.restart,
-            memory: container.memoryMb,
-            labels: labelList(container.labels),
-            mounts: container.mounts.map((m) => ({
-                type: m.type,
-                target: m.target,
-                source: m.source,
-                readOnly: m.readOnly,
-                volumeOptions: m.volumeOptions,
-                bindOptions: m.bindOptions,
-                tmpfsOptions: m.tmpfsOptions,
-            })),
-            networksAdvanced: [{ name: network.name, aliases: container.aliases }],
-            ports: container.ports.map((p) => ({
-                internal: p.internal,
-                external: p.external ?? p.internal,
-                ip: p.ip,
-                protocol: p.protocol ?? "tcp",
-            })),
-            healthcheck: container.healthcheck
-                ? {
-                      tests: container.healthcheck.test,
-                      interval: container.healthcheck.interval,
-                      timeout: container.healthcheck.timeout,
-                      retries: container.healthcheck.retries,
-                      startPeriod: container.healthcheck.startPeriod,
-                  }
-                : undefined,
-        },
-        // A fixed container name cannot exist twice, so replacement deletes first.
-        { ...opts, deleteBeforeReplace: true },
-    );
+    return {
+        name: container.dockerName,
+        image,
+        command: container.command,
+        entrypoints: container.entrypoint,
+        // Secret values stay secret: pulumi.all keeps the secret bit on the result.
+        envs: envNames.length ? pulumi.all(envNames.map((k) => pulumi.interpolate`${k}=${container.env[k]}`)) : undefined,
+        workingDir: container.workingDir,
+        user: container.user,
+        restart: container.restart,
+        memory: container.memoryMb,
+        labels: labelList(container.labels),
+        mounts: container.mounts.map((m) => ({
+            type: m.type,
+            target: m.target,
+            source: m.source,
+            readOnly: m.readOnly,
+            volumeOptions: m.volumeOptions,
+            bindOptions: m.bindOptions,
+            tmpfsOptions: m.tmpfsOptions,
+        })),
+        networksAdvanced: [{ name: network.name, aliases: container.aliases }],
+        ports: container.ports.map((p) => ({
+            internal: p.internal,
+            external: p.external ?? p.internal,
+            ip: p.ip,
+            protocol: p.protocol ?? "tcp",
+        })),
+        healthcheck: container.healthcheck
+            ? {
+                  tests: container.healthcheck.test,
+                  interval: container.healthcheck.interval,
+                  timeout: container.healthcheck.timeout,
+                  retries: container.healthcheck.retries,
+                  startPeriod: container.healthcheck.startPeriod,
+              }
+            : undefined,
+    };
+}
+
+/** Container inputs that update in place; everything else forces a replacement. */
+export const updatableContainerFields = ["restart", "memory", "memorySwap", "cpuShares", "cpus", "maxRetryCount"];
+
+/**
+ * A digest of the container inputs whose change replaces the container: the
+ * pre-deploy backup runs again exactly when it changes.
+ */
+export function replacementFingerprint(args: docker.ContainerArgs): pulumi.Output<string> {
+    const replacing = Object.fromEntries(Object.entries(args).filter(([k]) => !updatableContainerFields.includes(k)));
+    return pulumi.output(replacing).apply((resolved) => crypto.createHash("sha256").update(JSON.stringify(resolved)).digest("hex"));
 }

@@ -28,6 +28,58 @@ export interface PersistentStackArgs {
      * `allowDangerous`. Default `/var/lib/docker` (the Docker data root).
      */
     dockerDataRoot?: string;
+    /** Backups of chosen volumes: on deploy, on a schedule, on destroy and on demand. */
+    backup?: BackupSpec;
+    /** Restores into volumes, run before any container that mounts them starts. */
+    restores?: RestoreSpec[];
+    /** DOCKER_HOST for the jobs run with the docker CLI (pre-deploy backup, restore, final backup). Default: the environment's. */
+    dockerHost?: pulumi.Input<string>;
+}
+
+/** What to back up, where to, and when. */
+export interface BackupSpec {
+    /** Keys of the declared volumes to back up. */
+    volumes: string[];
+    /** Backup engine. Default `tar`. */
+    engine?: string;
+    /** Absolute host directory the archives go to. Exactly one of targetPath and targetVolume. */
+    targetPath?: string;
+    /** Key of a declared volume the archives go to (a dedicated backup volume). */
+    targetVolume?: string;
+    /** `gzip` (default), `zstd` (fast; the job image must have zstd) or `none`. */
+    compression?: string;
+    /** Archive name prefix: `<prefix>-<volume>-<UTC time>.tar.gz`. Default: the stack's namePrefix. */
+    prefix?: string;
+    /** Image of the backup jobs (sh, tar, sha256sum, flock; zstd for zstd). Default `busybox:1.37`. */
+    image?: pulumi.Input<string>;
+    /** Pull the job image. Default true; false uses an image already on the host. */
+    pull?: boolean;
+    /** Cron expression (5 fields, UTC) for scheduled backups, e.g. `15 3 * * *`. Default: no schedule. */
+    schedule?: string;
+    /** Back up before any container that mounts a backed-up volume is replaced; a failure stops the deployment. Default true. */
+    onDeploy?: boolean;
+    /** Take a final backup when the stack is destroyed, before its volumes go. Default false. */
+    onDestroy?: boolean;
+    /** Keep the newest N archives per volume (0 = no count limit). Default 7. */
+    keepLast?: number;
+    /** Keep archives younger than D days (0 = no age limit). Default 0. An archive is kept if either rule keeps it. */
+    keepDays?: number;
+    /** Seconds a run waits for another run on the same target. Default 300. */
+    lockTimeoutSeconds?: number;
+}
+
+/** A restore of an archive into a volume. */
+export interface RestoreSpec {
+    /** Key of the declared volume to restore into. */
+    volume: string;
+    /** `latest` (newest archive that verifies) or an archive file name. */
+    from: string;
+    /** Archive prefix to restore from, e.g. another stack's (`shop-prod`) to clone its data. Default: backup.prefix. */
+    prefix?: string;
+    /** Volume key the archives were made from. Default: `volume`. */
+    sourceVolume?: string;
+    /** Replace the contents of a non-empty volume. Default false: a non-empty volume is refused. */
+    force?: boolean;
 }
 
 /** A named Docker volume. */

@@ -163,6 +163,50 @@ const containerSchema = z.strictObject({
 const keyed = <T extends z.ZodType>(schema: T, what: string) =>
     z.record(z.string().regex(keyPattern, `invalid ${what} key: use [a-zA-Z0-9_-], starting with a letter or digit`), schema);
 
+const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+
+const backupSchema = z.strictObject({
+    volumes: z.array(z.string(), { error: "volumes must list the keys of the volumes to back up" }),
+    engine: z.enum(["tar"], { error: 'engine must be "tar"' }).optional(),
+    targetPath: absolutePath("targetPath").optional(),
+    targetVolume: z.string().optional(),
+    compression: z.enum(["gzip", "zstd", "none"], { error: 'compression must be "gzip", "zstd" or "none"' }).optional(),
+    prefix: nameField("archive prefix").optional(),
+    image: inputString.optional(),
+    pull: z.boolean().optional(),
+    schedule: z
+        .string()
+        .refine(
+            (c) =>
+                c.trim().split(/\s+/).length === 5 &&
+                c
+                    .trim()
+                    .split(/\s+/)
+                    .every((f) => cronField.test(f)),
+            'schedule must be a 5-field cron expression, e.g. "15 3 * * *"',
+        )
+        .optional(),
+    onDeploy: z.boolean().optional(),
+    onDestroy: z.boolean().optional(),
+    keepLast: z.number().int().min(0, "keepLast must be 0 (no limit) or more").optional(),
+    keepDays: z.number().int().min(0, "keepDays must be 0 (no limit) or more").optional(),
+    lockTimeoutSeconds: z.number().int().positive("lockTimeoutSeconds must be positive").optional(),
+});
+
+const restoreSchema = z.strictObject({
+    volume: z.string({ error: "volume is required: the key of the volume to restore into" }),
+    from: z
+        .string({ error: 'from is required: "latest" or an archive file name' })
+        .min(1)
+        .refine(
+            (f) => f === "latest" || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\.tar(\.gz|\.zst)?$/.test(f),
+            'from must be "latest" or an archive file name like "shop-prod-pgdata-20260101T030000Z.tar.gz"',
+        ),
+    prefix: nameField("archive prefix").optional(),
+    sourceVolume: z.string().regex(keyPattern, "sourceVolume must be a volume key").optional(),
+    force: z.boolean().optional(),
+});
+
 const stackArgsObject = z.strictObject({
     namePrefix: nameField("prefix").optional(),
     volumes: keyed(volumeSchema, "volume").optional(),
@@ -177,6 +221,9 @@ const stackArgsObject = z.strictObject({
     protection: z.strictObject({ retainOnDelete: z.boolean().optional(), protect: z.boolean().optional() }).optional(),
     labels: labels.optional(),
     dockerDataRoot: absolutePath("dockerDataRoot").optional(),
+    backup: backupSchema.optional(),
+    restores: z.array(restoreSchema).optional(),
+    dockerHost: inputString.optional(),
 });
 
 /** The schema of {@link PersistentStackArgs}. */
@@ -270,6 +317,7 @@ function checkCrossReferences(args: z.output<typeof stackArgsObject>, ctx: z.Ref
             hostPorts.set(hostPort, `containers.${key}.ports[${i}]`);
         });
     }
+    checkBackup(args, declared, ctx);
     const volumeNames = new Map<string, string>();
     for (const [key, volume] of Object.entries(args.volumes ?? {})) {
         const name = volume.name ?? key;
@@ -282,6 +330,80 @@ function checkCrossReferences(args: z.output<typeof stackArgsObject>, ctx: z.Ref
         }
         volumeNames.set(name, key);
     }
+}
+
+function checkBackup(args: z.output<typeof stackArgsObject>, declared: string[], ctx: z.RefinementCtx): void {
+    const known = declared.length ? declared.join(", ") : "(none)";
+    const backup = args.backup;
+    if (backup) {
+        backup.volumes.forEach((key, i) => {
+            if (!declared.includes(key)) {
+                ctx.addIssue({ code: "custom", path: ["backup", "volumes", i], message: `unknown volume "${key}"; declared: ${known}` });
+            } else if (args.volumes?.[key]?.external) {
+                // External volumes can be backed up too: they are mounted by name.
+            }
+        });
+        if ((backup.targetPath === undefined) === (backup.targetVolume === undefined)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["backup"],
+                message: "set exactly one of targetPath (an absolute host directory) and targetVolume (the key of a declared volume)",
+            });
+        }
+        if (backup.targetVolume !== undefined) {
+            if (!declared.includes(backup.targetVolume)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["backup", "targetVolume"],
+                    message: `unknown volume "${backup.targetVolume}"; declared: ${known}`,
+                });
+            } else if (backup.volumes.includes(backup.targetVolume)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["backup", "targetVolume"],
+                    message: "a volume cannot be backed up into itself; use a dedicated backup volume",
+                });
+            }
+        }
+        if (backup.targetPath && isDangerousHostPath(backup.targetPath, args.dockerDataRoot)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["backup", "targetPath"],
+                message: `"${backup.targetPath}" is a system path; use a dedicated backup directory`,
+            });
+        }
+    }
+    const restored = new Map<string, number>();
+    (args.restores ?? []).forEach((restore, i) => {
+        if (!backup) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["restores", i],
+                message: "restores read from the backup target: configure backup.targetPath or backup.targetVolume",
+            });
+        }
+        if (!declared.includes(restore.volume)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["restores", i, "volume"],
+                message: `unknown volume "${restore.volume}"; declared: ${known}`,
+            });
+        } else if (args.volumes?.[restore.volume]?.external) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["restores", i, "volume"],
+                message: "restoring into an external volume is not supported; declare the volume in this stack",
+            });
+        }
+        if (restored.has(restore.volume)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["restores", i, "volume"],
+                message: `volume "${restore.volume}" is already restored by restores[${restored.get(restore.volume)}]`,
+            });
+        }
+        restored.set(restore.volume, i);
+    });
 }
 
 /** Invalid stack config or component args. The message lists every problem, one per line. */

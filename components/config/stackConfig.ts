@@ -6,7 +6,18 @@ import type { PersistentStackArgs } from "../types";
 import { ConfigError, validateStackArgs } from "./schema";
 
 /** Top-level config keys the program reads. */
-export const configKeys = ["namePrefix", "volumes", "containers", "network", "protection", "labels", "dockerDataRoot"] as const;
+export const configKeys = [
+    "namePrefix",
+    "volumes",
+    "containers",
+    "network",
+    "protection",
+    "labels",
+    "dockerDataRoot",
+    "backup",
+    "restores",
+    "dockerHost",
+] as const;
 
 /** Minimal view of pulumi.Config, so the loader can be tested with plain objects. */
 export interface ConfigSource {
@@ -23,7 +34,8 @@ export interface ConfigSource {
 export function loadStackArgs(config: ConfigSource): PersistentStackArgs {
     const raw: Record<string, unknown> = {};
     for (const key of configKeys) {
-        const value = key === "namePrefix" || key === "dockerDataRoot" ? config.get(key) : config.getObject<unknown>(key);
+        const value =
+            key === "namePrefix" || key === "dockerDataRoot" || key === "dockerHost" ? config.get(key) : config.getObject<unknown>(key);
         if (value !== undefined) {
             raw[key] = value;
         }

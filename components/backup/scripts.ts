@@ -1,0 +1,68 @@
+// The job scripts (components/backup/scripts/*.sh) as data: read once from
+// disk, then shipped into job containers either as uploaded files (the
+// long-running backup container) or as a self-extracting bundle on stdin (the
+// one-shot jobs run with `docker run -i ... sh -s`).
+import * as fs from "fs";
+import * as path from "path";
+
+/** Where the scripts live inside job containers. */
+export const scriptDir = "/usr/local/lib/pds";
+
+/** Commands installed in the backup container's PATH, and the script each runs. */
+export const commands: Record<string, string> = {
+    "backup-now": "backup.sh",
+    verify: "verify.sh",
+    list: "list.sh",
+    prune: "prune.sh",
+};
+
+const sourceDir = path.join(__dirname, "scripts");
+
+let cache: Record<string, string> | undefined;
+
+/** Every job script by file name. */
+export function jobScripts(): Record<string, string> {
+    if (!cache) {
+        cache = Object.fromEntries(
+            fs
+                .readdirSync(sourceDir)
+                .filter((f) => f.endsWith(".sh"))
+                .sort()
+                .map((f) => [f, fs.readFileSync(path.join(sourceDir, f), "utf8")]),
+        );
+    }
+    return cache;
+}
+
+/** Files to upload into the long-running backup container: scripts plus command wrappers. */
+export function scriptUploads(): Array<{ file: string; content: string; executable: boolean }> {
+    const scripts = Object.entries(jobScripts()).map(([name, content]) => ({ file: `${scriptDir}/${name}`, content, executable: true }));
+    const wrappers = Object.entries(commands).map(([command, script]) => ({
+        file: `/usr/local/bin/${command}`,
+        content: `#!/bin/sh\nexec sh ${scriptDir}/${script} "$@"\n`,
+        executable: true,
+    }));
+    return [...scripts, ...wrappers];
+}
+
+/**
+ * A shell program that writes every job script into the container and then
+ * runs `entry`: fed to `sh -s` on stdin. Each script goes in a quoted
+ * here-document, so nothing in it is expanded on the way.
+ */
+export function scriptBundle(entry: string): string {
+    const scripts = jobScripts();
+    if (!(entry in scripts)) {
+        throw new Error(`unknown job script ${entry}`);
+    }
+    const parts = ["set -eu", `mkdir -p ${scriptDir}`];
+    for (const [name, content] of Object.entries(scripts)) {
+        const marker = "PDS_SCRIPT_END";
+        if (content.split("\n").includes(marker)) {
+            throw new Error(`${name} contains the here-document marker ${marker}`);
+        }
+        parts.push(`cat > ${scriptDir}/${name} <<'${marker}'\n${content.endsWith("\n") ? content : content + "\n"}${marker}`);
+    }
+    parts.push(`exec sh ${scriptDir}/${entry}`);
+    return parts.join("\n") + "\n";
+}

@@ -1,0 +1,242 @@
+import * as assert from "assert";
+import { PersistentStack, PersistentStackArgs, resetClaimedNames, validateStackArgs } from "../../components";
+import { dockerRunCommand, shellQuote } from "../../components/backup/plan";
+import { scriptBundle, scriptUploads } from "../../components/backup/scripts";
+import { RecordedResource, recordProgram } from "../helpers/pulumiMocks";
+import { types } from "../helpers/stacks";
+
+const args = (extra: Partial<PersistentStackArgs> = {}): PersistentStackArgs => ({
+    volumes: { pgdata: {}, uploads: {}, backups: {} },
+    containers: {
+        db: { image: "postgres:16", mounts: [{ type: "volume", volume: "pgdata", target: "/var/lib/postgresql/data" }] },
+        web: { image: "nginx:1.27", mounts: [{ type: "volume", volume: "uploads", target: "/uploads" }] },
+        cache: { image: "redis:7", mounts: [{ type: "tmpfs", target: "/data" }] },
+    },
+    backup: { volumes: ["pgdata", "uploads"], targetVolume: "backups", schedule: "15 3 * * *", onDestroy: true },
+    restores: [{ volume: "pgdata", from: "latest", prefix: "shop-prod" }],
+    ...extra,
+});
+
+async function record(a: PersistentStackArgs) {
+    resetClaimedNames();
+    return recordProgram(() => new PersistentStack("shop", a), { project: "shop", stack: "staging" });
+}
+
+const byName = (resources: RecordedResource[], name: string) => {
+    const found = resources.find((r) => r.name === name);
+    assert.ok(found, `no resource ${name}; have ${resources.map((r) => r.name).join(", ")}`);
+    return found;
+};
+
+describe("backup jobs", () => {
+    let resources: RecordedResource[];
+    before(async () => {
+        resources = (await record(args())).resources;
+    });
+
+    it("runs a long-running backup container with no network and read-only sources", () => {
+        const job = byName(resources, "shop-backup");
+        assert.strictEqual(job.type, types.container);
+        assert.strictEqual(job.inputs.name, "shop-staging-backup");
+        assert.strictEqual(job.inputs.networkMode, "none");
+        assert.strictEqual(job.inputs.networksAdvanced, undefined);
+        assert.deepStrictEqual(job.inputs.mounts, [
+            { type: "volume", source: "shop-staging-pgdata", target: "/sources/pgdata", readOnly: true },
+            { type: "volume", source: "shop-staging-uploads", target: "/sources/uploads", readOnly: true },
+            { type: "volume", source: "shop-staging-backups", target: "/backup", readOnly: false },
+        ]);
+        assert.ok(!JSON.stringify(job.inputs).includes("docker.sock"), "no Docker socket");
+        assert.ok(job.inputs.envs.includes("BACKUP_SCHEDULE=15 3 * * *"));
+        assert.ok(job.inputs.envs.includes("BACKUP_PREFIX=shop-staging"));
+        assert.deepStrictEqual(job.inputs.command, ["sh", "/usr/local/lib/pds/scheduler.sh"]);
+    });
+
+    it("installs the scripts and the backup-now, verify, list and prune commands", () => {
+        const job = byName(resources, "shop-backup");
+        const files = job.inputs.uploads.map((u: any) => u.file);
+        for (const f of [
+            "/usr/local/lib/pds/backup.sh",
+            "/usr/local/lib/pds/lib.sh",
+            "/usr/local/bin/backup-now",
+            "/usr/local/bin/verify",
+            "/usr/local/bin/list",
+        ]) {
+            assert.ok(files.includes(f), f);
+        }
+    });
+
+    it("backs up before replacing a container that mounts a backed-up volume, and gates on it", () => {
+        const db = byName(resources, "shop-ctr-db");
+        const gate = byName(resources, "shop-predeploy-db");
+        assert.strictEqual(gate.type, types.command);
+        assert.ok(db.options.dependsOn.includes(gate.urn), "db waits for its pre-deploy backup");
+        assert.match(gate.inputs.create, /^docker run --rm -i --network none /);
+        assert.match(gate.inputs.create, /--env BACKUP_VOLUMES=pgdata /);
+        assert.match(gate.inputs.create, /--env BACKUP_SKIP_EMPTY=true/);
+        assert.match(gate.inputs.create, /--mount type=volume,source=shop-staging-pgdata,target=\/sources\/pgdata,readonly/);
+        assert.ok(!gate.inputs.create.includes("/sources/uploads"), "only the volumes this container mounts");
+        assert.strictEqual(gate.inputs.update, "true", "a new script version does not re-run it");
+        assert.strictEqual(gate.inputs.triggers.length, 1);
+        assert.match(gate.inputs.triggers[0], /^[0-9a-f]{64}$/);
+    });
+
+    it("adds no pre-deploy backup for containers without backed-up volumes", () => {
+        assert.ok(!resources.some((r) => r.name === "shop-predeploy-cache"));
+    });
+
+    it("restores before the containers that mount the volume start", () => {
+        const restore = byName(resources, "shop-restore-pgdata");
+        const db = byName(resources, "shop-ctr-db");
+        const gate = byName(resources, "shop-predeploy-db");
+        assert.ok(db.options.dependsOn.includes(restore.urn));
+        assert.ok(gate.options.dependsOn.includes(restore.urn), "the pre-deploy backup runs after the restore");
+        assert.match(restore.inputs.create, /--mount type=volume,source=shop-staging-pgdata,target=\/restore /);
+        assert.match(restore.inputs.create, /--mount type=volume,source=shop-staging-backups,target=\/backup,readonly/);
+        assert.match(restore.inputs.create, /--env BACKUP_PREFIX=shop-prod/);
+        assert.match(restore.inputs.create, /--env RESTORE_FORCE=false/);
+        assert.match(restore.inputs.create, /exec sh \/usr\/local\/lib\/pds\/restore\.sh\nPDS_BUNDLE\n$/);
+        assert.deepStrictEqual(restore.inputs.triggers, ["shop-staging-pgdata", "shop-prod", "pgdata", "latest", "false"]);
+    });
+
+    it("takes a final backup on destroy after the containers are gone", () => {
+        const final = byName(resources, "shop-final-backup");
+        assert.strictEqual(final.inputs.create, "true");
+        assert.match(final.inputs.delete, /--env 'BACKUP_VOLUMES=pgdata uploads'/);
+        for (const key of ["db", "web", "cache"]) {
+            assert.ok(byName(resources, `shop-ctr-${key}`).options.dependsOn.includes(final.urn), key);
+        }
+        for (const key of ["pgdata", "uploads", "backups"]) {
+            assert.ok(final.options.dependsOn.includes(byName(resources, `shop-vol-${key}`).urn), key);
+        }
+    });
+
+    it("pulls the default job image, busybox", () => {
+        const image = byName(resources, "shop-img-backup");
+        assert.strictEqual(image.inputs.name, "busybox:1.37");
+    });
+
+    it("passes DOCKER_HOST to the jobs when the stack targets another engine", async () => {
+        const rec = await record(args({ dockerHost: "ssh://deploy@docker-host" }));
+        assert.deepStrictEqual(byName(rec.resources, "shop-predeploy-db").inputs.environment, { DOCKER_HOST: "ssh://deploy@docker-host" });
+    });
+
+    it("re-runs the pre-deploy backup only when the container would be replaced", async () => {
+        const trigger = async (a: PersistentStackArgs) => byName((await record(a)).resources, "shop-predeploy-db").inputs.triggers[0];
+        const base = await trigger(args());
+        const restartOnly = args();
+        restartOnly.containers!.db.restart = "always";
+        restartOnly.containers!.db.memoryMb = 512;
+        assert.strictEqual(await trigger(restartOnly), base, "restart and memory update in place");
+        const newImage = args();
+        newImage.containers!.db.image = "postgres:17";
+        assert.notStrictEqual(await trigger(newImage), base);
+        const newEnv = args();
+        newEnv.containers!.db.env = { PGTZ: "UTC" };
+        assert.notStrictEqual(await trigger(newEnv), base);
+    });
+
+    it("can be turned off per trigger", async () => {
+        const rec = await record(args({ backup: { volumes: ["pgdata"], targetPath: "/srv/backups", onDeploy: false } }));
+        assert.ok(!rec.resources.some((r) => r.name.includes("predeploy") || r.name.includes("final-backup")));
+        assert.deepStrictEqual(byName(rec.resources, "shop-backup").inputs.mounts[1], {
+            type: "bind",
+            source: "/srv/backups",
+            target: "/backup",
+            readOnly: false,
+        });
+    });
+});
+
+describe("backup config validation", () => {
+    const cases: Array<[string, any, string]> = [
+        [
+            "unknown volume",
+            { volumes: ["pgdta"], targetPath: "/srv/b" },
+            'backup.volumes[0]: unknown volume "pgdta"; declared: pgdata, uploads, backups',
+        ],
+        ["no target", { volumes: ["pgdata"] }, "backup: set exactly one of targetPath"],
+        ["two targets", { volumes: ["pgdata"], targetPath: "/srv/b", targetVolume: "backups" }, "backup: set exactly one of targetPath"],
+        ["relative target path", { volumes: ["pgdata"], targetPath: "backups" }, "backup.targetPath: targetPath must be an absolute path"],
+        ["system target path", { volumes: ["pgdata"], targetPath: "/etc" }, 'backup.targetPath: "/etc" is a system path'],
+        [
+            "backup into itself",
+            { volumes: ["pgdata"], targetVolume: "pgdata" },
+            "backup.targetVolume: a volume cannot be backed up into itself",
+        ],
+        [
+            "unknown compression",
+            { volumes: ["pgdata"], targetPath: "/srv/b", compression: "xz" },
+            'backup.compression: compression must be "gzip", "zstd" or "none"',
+        ],
+        [
+            "bad cron",
+            { volumes: ["pgdata"], targetPath: "/srv/b", schedule: "daily" },
+            "backup.schedule: schedule must be a 5-field cron expression",
+        ],
+        [
+            "negative keepLast",
+            { volumes: ["pgdata"], targetPath: "/srv/b", keepLast: -1 },
+            "backup.keepLast: keepLast must be 0 (no limit) or more",
+        ],
+        ["unknown engine", { volumes: ["pgdata"], targetPath: "/srv/b", engine: "rsync" }, 'backup.engine: engine must be "tar"'],
+        ["typo", { volumes: ["pgdata"], targetPath: "/srv/b", keep_last: 3 }, "backup.keep_last: unknown field"],
+    ];
+    for (const [what, backup, expected] of cases) {
+        it(`rejects ${what}`, () => {
+            assert.throws(
+                () => validateStackArgs({ ...args(), restores: undefined, backup }),
+                (e: Error) => e.message.includes(expected) || assert.fail(e.message),
+            );
+        });
+    }
+    const restoreCases: Array<[string, any, string]> = [
+        ["a restore into an unknown volume", [{ volume: "pgdat", from: "latest" }], 'restores[0].volume: unknown volume "pgdat"'],
+        [
+            "a restore from a bad name",
+            [{ volume: "pgdata", from: "../etc/passwd" }],
+            'restores[0].from: from must be "latest" or an archive file name',
+        ],
+        [
+            "two restores into one volume",
+            [
+                { volume: "pgdata", from: "latest" },
+                { volume: "pgdata", from: "latest" },
+            ],
+            'restores[1].volume: volume "pgdata" is already restored by restores[0]',
+        ],
+    ];
+    for (const [what, restores, expected] of restoreCases) {
+        it(`rejects ${what}`, () => {
+            assert.throws(
+                () => validateStackArgs({ ...args(), restores }),
+                (e: Error) => e.message.includes(expected) || assert.fail(e.message),
+            );
+        });
+    }
+    it("rejects restores without a backup target", () => {
+        assert.throws(() => validateStackArgs({ ...args(), backup: undefined }), /restores\[0\]: restores read from the backup target/);
+    });
+});
+
+describe("job commands", () => {
+    it("quotes every word for the shell", () => {
+        assert.strictEqual(shellQuote("plain-word_1.2"), "plain-word_1.2");
+        assert.strictEqual(shellQuote("it's here"), `'it'\\''s here'`);
+        const cmd = dockerRunCommand({ image: "busybox:1.37", env: { A: "x y" }, mounts: [], labels: { "pds.kind": "backup" } });
+        assert.strictEqual(cmd, "docker run --rm -i --network none --label pds.kind=backup --env 'A=x y' busybox:1.37 sh -s");
+    });
+
+    it("bundles every script into a self-extracting program", () => {
+        const bundle = scriptBundle("backup.sh");
+        assert.match(bundle, /^set -eu\nmkdir -p \/usr\/local\/lib\/pds\n/);
+        assert.match(bundle, /cat > \/usr\/local\/lib\/pds\/lib\.sh <<'PDS_SCRIPT_END'\n/);
+        assert.match(bundle, /exec sh \/usr\/local\/lib\/pds\/backup\.sh\n$/);
+        assert.throws(() => scriptBundle("nope.sh"), /unknown job script nope\.sh/);
+    });
+
+    it("uploads wrappers that exec the scripts", () => {
+        const wrapper = scriptUploads().find((u) => u.file === "/usr/local/bin/backup-now")!;
+        assert.strictEqual(wrapper.content, '#!/bin/sh\nexec sh /usr/local/lib/pds/backup.sh "$@"\n');
+        assert.ok(wrapper.executable);
+    });
+});
