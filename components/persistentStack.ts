@@ -198,7 +198,9 @@ function createVolume(stackName: string, volume: VolumePlan, parent: pulumi.Reso
             driverOpts: volume.driverOpts,
             labels: labelList(volume.labels),
         },
-        { parent, retainOnDelete: volume.retainOnDelete, protect: volume.protect, dependsOn: guard },
+        // Delete first on replacement: the new volume has the same name, so creating it
+        // first would return the old volume, which the delete would then remove.
+        { parent, retainOnDelete: volume.retainOnDelete, protect: volume.protect, deleteBeforeReplace: true, dependsOn: guard },
     );
 }
 

@@ -19,7 +19,7 @@ const args = (extra: Partial<PersistentStackArgs> = {}): PersistentStackArgs => 
 
 async function record(a: PersistentStackArgs) {
     resetClaimedNames();
-    return recordProgram(() => new PersistentStack("shop", a), { project: "shop", stack: "staging" });
+    return recordProgram(() => void new PersistentStack("shop", a), { project: "shop", stack: "staging" });
 }
 
 const byName = (resources: RecordedResource[], name: string) => {
