@@ -62,10 +62,12 @@ build_restic=0
 if needs_build "$BUSYBOX_IMAGE"; then build_busybox=1; fi
 if needs_build "$RESTIC_IMAGE"; then build_restic=1; fi
 
+# The script tests (test/scripts) also run these tools on the host, so they are
+# installed whether or not an image needs building.
+need_pkg busybox-static /bin/busybox
+need_pkg zstd /usr/bin/zstd
+need_pkg util-linux /usr/bin/flock
 if [ "$build_busybox" -eq 1 ] || [ "$build_restic" -eq 1 ]; then
-  need_pkg busybox-static /bin/busybox
-  need_pkg zstd /usr/bin/zstd
-  need_pkg util-linux /usr/bin/flock
   command -v ldd >/dev/null 2>&1 || need_pkg libc-bin /usr/bin/ldd
 fi
 if [ "$build_restic" -eq 1 ]; then
