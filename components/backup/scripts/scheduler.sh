@@ -35,7 +35,7 @@ main() {
 	printf '%s . %s; sh %s/backup.sh >/proc/1/fd/1 2>/proc/1/fd/2\n' \
 		"$BACKUP_SCHEDULE" "$ENV_FILE" "$PDS_DIR" >"$CRONTABS/root"
 	echo "scheduler.sh: backups scheduled at '$BACKUP_SCHEDULE' (UTC)" >&2
-	exec crond -f -d 8 -c "$CRONTABS"
+	exec crond -f -l 8 -L /dev/stderr -c "$CRONTABS"
 }
 
 main "$@"
