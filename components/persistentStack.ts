@@ -54,8 +54,8 @@ export class PersistentStack extends pulumi.ComponentResource {
         const valid = validateStackArgs(args, `PersistentStack "${name}"`);
         const ctx = { project: pulumi.getProject(), stack: pulumi.getStack(), component: name };
         const plan = planStack(valid, ctx);
-        const backup = planBackup(valid.backup, plan, ctx);
-        const restores = planRestores(valid.restores, backup, plan, ctx);
+        const backup = planBackup(valid.backup, plan, ctx, valid.labels);
+        const restores = planRestores(valid.restores, backup, plan);
         claimNames(name, plan, backup);
         super(persistentStackType, name, {}, opts);
         this.plan = plan;

@@ -1,7 +1,7 @@
 // The plan of a stack's backup and restore jobs: pure data from validated args,
 // tested without Pulumi. jobs.ts turns it into resources.
 import type * as pulumi from "@pulumi/pulumi";
-import { managedLabels, StackContext } from "../naming";
+import { labelKeys, managedLabels, StackContext } from "../naming";
 import type { StackPlan } from "../plan";
 import type { BackupSpec, RestoreSpec } from "../types";
 
@@ -53,7 +53,12 @@ export interface RestorePlan {
 }
 
 /** Plan the backup jobs of a stack, or undefined when it has none. */
-export function planBackup(spec: BackupSpec | undefined, stack: StackPlan, ctx: StackContext): BackupPlan | undefined {
+export function planBackup(
+    spec: BackupSpec | undefined,
+    stack: StackPlan,
+    ctx: StackContext,
+    stackLabels?: Record<string, string>,
+): BackupPlan | undefined {
     if (!spec) {
         return undefined;
     }
@@ -95,17 +100,12 @@ export function planBackup(spec: BackupSpec | undefined, stack: StackPlan, ctx: 
         schedule: spec.schedule,
         onDeploy: spec.onDeploy ?? true,
         onDestroy: spec.onDestroy ?? false,
-        labels: managedLabels(ctx, "backup", "backup"),
+        labels: managedLabels(ctx, "backup", "backup", stackLabels),
     };
 }
 
 /** Plan the restore jobs of a stack. */
-export function planRestores(
-    restores: RestoreSpec[] | undefined,
-    backup: BackupPlan | undefined,
-    stack: StackPlan,
-    ctx: StackContext,
-): RestorePlan[] {
+export function planRestores(restores: RestoreSpec[] | undefined, backup: BackupPlan | undefined, stack: StackPlan): RestorePlan[] {
     if (!restores?.length) {
         return [];
     }
@@ -130,7 +130,7 @@ export function planRestores(
                 { type: "volume", source: volumeName, target: jobPaths.restore, readOnly: false },
                 { ...backup.targetMount, readOnly: true },
             ],
-            labels: managedLabels(ctx, "backup", `restore-${restore.volume}`),
+            labels: { ...backup.labels, [labelKeys.key]: `restore-${restore.volume}` },
         };
     });
 }

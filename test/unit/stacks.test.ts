@@ -9,7 +9,7 @@ describe("the dev stack config", () => {
         rec = await recordStack("dev");
     });
 
-    it("creates one component with a network, the uploads volume and three containers", () => {
+    it("creates one component with a network, the uploads volume, three app containers and the backup container", () => {
         assert.deepStrictEqual(
             ofType(rec, types.stack).map((r) => r.name),
             ["persistent-docker"],
@@ -26,7 +26,7 @@ describe("the dev stack config", () => {
             ofType(rec, types.container)
                 .map((r) => r.inputs.name)
                 .sort(),
-            ["persistent-docker-dev-db", "persistent-docker-dev-thumbnailer", "persistent-docker-dev-web"],
+            ["persistent-docker-dev-backup", "persistent-docker-dev-db", "persistent-docker-dev-thumbnailer", "persistent-docker-dev-web"],
         );
     });
 
@@ -78,7 +78,12 @@ describe("the prod stack config", () => {
         const volumes = ofType(rec, types.volume);
         assert.deepStrictEqual(
             volumes.map((v) => v.inputs.name),
-            ["persistent-docker-prod-pgdata", "persistent-docker-prod-uploads", "persistent-docker-prod-logs"],
+            [
+                "persistent-docker-prod-pgdata",
+                "persistent-docker-prod-uploads",
+                "persistent-docker-prod-logs",
+                "persistent-docker-prod-backups",
+            ],
         );
         for (const v of volumes) {
             assert.strictEqual(v.options.retainOnDelete, true, v.name);
@@ -88,7 +93,7 @@ describe("the prod stack config", () => {
 
     it("puts a replacement guard in front of every protected volume", () => {
         const guards = rec.resources.filter((r) => r.type.endsWith("VolumeGuard"));
-        assert.strictEqual(guards.length, 3);
+        assert.strictEqual(guards.length, 4);
         for (const v of ofType(rec, types.volume)) {
             const key = v.name.split("-vol-")[1];
             const guard = guards.find((g) => g.name.endsWith(`-guard-${key}`))!;
@@ -118,7 +123,7 @@ describe("the prod stack config", () => {
     });
 
     it("joins every container to the stack network with its key as alias", () => {
-        for (const c of ofType(rec, types.container)) {
+        for (const c of ofType(rec, types.container).filter((r) => !r.name.endsWith("-backup"))) {
             assert.deepStrictEqual(c.inputs.networksAdvanced, [
                 { name: "persistent-docker-prod-net", aliases: [c.name.split("-ctr-")[1]] },
             ]);
@@ -137,7 +142,7 @@ describe("the prod stack config", () => {
 
     it("pulls each image through a RemoteImage the container uses", () => {
         const images = ofType(rec, types.image);
-        assert.deepStrictEqual(images.map((i) => i.inputs.name).sort(), ["busybox:1.37", "nginx:1.27", "postgres:16"]);
+        assert.deepStrictEqual(images.map((i) => i.inputs.name).sort(), ["busybox:1.37", "busybox:1.37", "nginx:1.27", "postgres:16"]);
         const db = ofType(rec, types.container).find((r) => r.inputs.name.endsWith("-db"))!;
         assert.strictEqual(db.inputs.image, "sha256:mock-postgres:16");
     });
