@@ -93,7 +93,11 @@ export class PersistentStack extends pulumi.ComponentResource {
                       {
                           image: jobImage.image,
                           env: backup.env,
-                          mounts: [...backup.sourceMounts, backup.targetMount],
+                          mounts: [
+                              ...backup.sourceMounts,
+                              backup.targetMount,
+                              ...(backup.hooks && backup.socketMount ? [backup.socketMount] : []),
+                          ],
                           labels: backup.labels,
                           script: "backup.sh",
                       },
@@ -115,7 +119,11 @@ export class PersistentStack extends pulumi.ComponentResource {
                     {
                         image: jobImage.image,
                         env: { ...backup.env, BACKUP_VOLUMES: backedUp.join(" "), BACKUP_SKIP_EMPTY: "true" },
-                        mounts: [...backup.sourceMounts.filter((m) => backedUp.includes(m.target.split("/").pop()!)), backup.targetMount],
+                        mounts: [
+                            ...backup.sourceMounts.filter((m) => backedUp.includes(m.target.split("/").pop()!)),
+                            backup.targetMount,
+                            ...(backup.hooks && backup.socketMount ? [backup.socketMount] : []),
+                        ],
                         labels: backup.labels,
                         script: "backup.sh",
                     },

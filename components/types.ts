@@ -66,6 +66,55 @@ export interface BackupSpec {
     keepDays?: number;
     /** Seconds a run waits for another run on the same target. Default 300. */
     lockTimeoutSeconds?: number;
+    /**
+     * Consistency of live data, by volume key: stop or pause the containers that
+     * mount the volume, and run commands in app containers (e.g. `pg_dump`) around
+     * its backup. Any of these gives the backup jobs the Docker socket.
+     */
+    consistency?: { [volumeKey: string]: ConsistencySpec };
+    /** Host path of the Docker socket, mounted only into jobs that need it. Default `/var/run/docker.sock`. */
+    dockerSocket?: string;
+    /**
+     * Give the backup container the Docker socket so `restore <archive> <volume>`
+     * works from inside it. The socket is root on the host: off by default.
+     */
+    restoreCommand?: boolean;
+    /** Disk-usage thresholds checked by every backup run and by `usage`. */
+    diskUsage?: DiskUsageSpec;
+}
+
+/** How to keep a volume's backup consistent while its containers run. */
+export interface ConsistencySpec {
+    /** Stop the stack's containers that mount the volume while it is archived; they are started again afterwards, also when the backup fails. Default false. */
+    stop?: boolean;
+    /** Pause them instead (no writes, no restart; memory kept). Default false. */
+    pause?: boolean;
+    /** Commands run before the archive, in order, e.g. a `pg_dump` into a dump directory on the volume. */
+    preCommands?: HookSpec[];
+    /** Commands run after the archive and after the containers are back. */
+    postCommands?: HookSpec[];
+}
+
+/** A command run inside one of the stack's containers around a backup. */
+export interface HookSpec {
+    /** Key of the container to run it in (`docker exec`). */
+    container: string;
+    /** The command, as an argument list, e.g. `["sh", "-c", "pg_dump -U app app > /dump/app.sql"]`. */
+    command: string[];
+    /** Seconds it may take. Default 300. */
+    timeoutSeconds?: number;
+    /** `fail` (default): a failing hook fails the volume's backup; `continue`: it is logged and the backup goes on. */
+    onError?: string;
+}
+
+/** Disk-usage monitoring of the backed-up volumes and the backup target. */
+export interface DiskUsageSpec {
+    /** Report loudly when a filesystem holding a volume or the target is more than this percent full. */
+    maxPercent?: number;
+    /** Report loudly when a backed-up volume holds more than this (bytes, or with k, m, g). */
+    maxVolumeSize?: string;
+    /** Refuse to back up a volume whose size exceeds the free space of the target, instead of filling the disk. Default true. */
+    refuseIfNoFit?: boolean;
 }
 
 /** A restore of an archive into a volume. */

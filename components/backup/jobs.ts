@@ -44,8 +44,8 @@ export function backupContainer(
             envs: Object.entries({ ...plan.env, ...(plan.schedule ? { BACKUP_SCHEDULE: plan.schedule } : {}) }).map(
                 ([k, v]) => `${k}=${v}`,
             ),
-            mounts: [...plan.sourceMounts, plan.targetMount],
-            // Least privilege: no network and no Docker socket.
+            mounts: [...plan.sourceMounts, plan.targetMount, ...(plan.socketMount ? [plan.socketMount] : [])],
+            // Least privilege: no network, and the Docker socket only for hooks or `restore`.
             networkMode: "none",
             uploads: scriptUploads(),
             restart: "unless-stopped",

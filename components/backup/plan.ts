@@ -2,11 +2,17 @@
 // tested without Pulumi. jobs.ts turns it into resources.
 import type * as pulumi from "@pulumi/pulumi";
 import { labelKeys, managedLabels, StackContext } from "../naming";
-import type { StackPlan } from "../plan";
+import { parseSize, StackPlan } from "../plan";
 import type { BackupSpec, RestoreSpec } from "../types";
 
 /** Default image of the backup jobs. */
 export const defaultBackupImage = "busybox:1.37";
+
+/** Default image of backup jobs that need the docker CLI (consistency hooks, restore command). */
+export const defaultDockerCliImage = "docker:27-cli";
+
+/** Where the Docker socket is mounted inside jobs that need it. */
+export const socketPath = "/var/run/docker.sock";
 
 /** Where things are mounted inside job containers. */
 export const jobPaths = { sources: "/sources", target: "/backup", restore: "/restore" } as const;
@@ -37,6 +43,12 @@ export interface BackupPlan {
     targetVolumeKey?: string;
     /** Environment of every backup run. */
     env: Record<string, string>;
+    /** The Docker socket, for jobs with consistency hooks or the restore command. */
+    socketMount?: JobMount;
+    /** Whether backup runs need the socket (consistency hooks). */
+    hooks: boolean;
+    /** Whether the backup container gets the socket for `restore`. */
+    restoreCommand: boolean;
     schedule?: string;
     onDeploy: boolean;
     onDestroy: boolean;
@@ -70,12 +82,15 @@ export function planBackup(
         return volume.dockerName;
     };
     const prefix = spec.prefix ?? stack.namePrefix;
+    const hookEnv = consistencyEnv(spec, stack);
+    const hooks = Object.keys(hookEnv).length > 0;
+    const restoreCommand = spec.restoreCommand ?? false;
     const targetMount: JobMount = spec.targetVolume
         ? { type: "volume", source: volumeName(spec.targetVolume), target: jobPaths.target, readOnly: false }
         : { type: "bind", source: spec.targetPath ?? "", target: jobPaths.target, readOnly: false };
     return {
         prefix,
-        image: spec.image ?? defaultBackupImage,
+        image: spec.image ?? (hooks || restoreCommand ? defaultDockerCliImage : defaultBackupImage),
         pull: spec.pull ?? true,
         containerName: `${stack.namePrefix}-backup`,
         volumeKeys: spec.volumes,
@@ -96,11 +111,73 @@ export function planBackup(
             BACKUP_KEEP_LAST: String(spec.keepLast ?? 7),
             BACKUP_KEEP_DAYS: String(spec.keepDays ?? 0),
             BACKUP_LOCK_TIMEOUT: String(spec.lockTimeoutSeconds ?? 300),
+            ...usageEnv(spec),
+            ...hookEnv,
         },
+        socketMount:
+            hooks || restoreCommand
+                ? { type: "bind", source: spec.dockerSocket ?? socketPath, target: socketPath, readOnly: false }
+                : undefined,
+        hooks,
+        restoreCommand,
         schedule: spec.schedule,
         onDeploy: spec.onDeploy ?? true,
         onDestroy: spec.onDestroy ?? false,
         labels: managedLabels(ctx, "backup", "backup", stackLabels),
+    };
+}
+
+/** The environment of the consistency hooks (see scripts/hooks.sh). */
+export function consistencyEnv(spec: BackupSpec, stack: StackPlan): Record<string, string> {
+    const env: Record<string, string> = {};
+    const stop: string[] = [];
+    const pause: string[] = [];
+    let hooks = 0;
+    const containerName = (key: string) => stack.containers.find((c) => c.key === key)?.dockerName ?? key;
+    for (const [volume, consistency] of Object.entries(spec.consistency ?? {})) {
+        const mounting = stack.containers
+            .filter((c) => c.mounts.some((m) => m.volumeKey === volume))
+            .map((c) => `${volume}:${c.dockerName}`);
+        if (consistency.stop) {
+            stop.push(...mounting);
+        }
+        if (consistency.pause) {
+            pause.push(...mounting);
+        }
+        for (const [phase, list] of [
+            ["pre", consistency.preCommands],
+            ["post", consistency.postCommands],
+        ] as const) {
+            for (const hook of list ?? []) {
+                hooks += 1;
+                env[`BACKUP_HOOK_${hooks}_VOLUME`] = volume;
+                env[`BACKUP_HOOK_${hooks}_PHASE`] = phase;
+                env[`BACKUP_HOOK_${hooks}_CONTAINER`] = containerName(hook.container);
+                env[`BACKUP_HOOK_${hooks}_COMMAND`] = hook.command.map(shellQuote).join(" ");
+                env[`BACKUP_HOOK_${hooks}_TIMEOUT`] = String(hook.timeoutSeconds ?? 300);
+                env[`BACKUP_HOOK_${hooks}_ON_ERROR`] = hook.onError ?? "fail";
+            }
+        }
+    }
+    if (stop.length) {
+        env.BACKUP_STOP = stop.join(" ");
+    }
+    if (pause.length) {
+        env.BACKUP_PAUSE = pause.join(" ");
+    }
+    if (hooks) {
+        env.BACKUP_HOOKS = String(hooks);
+    }
+    return env;
+}
+
+/** The environment of the disk-usage checks (see scripts/usage.sh). */
+export function usageEnv(spec: BackupSpec): Record<string, string> {
+    const usage = spec.diskUsage ?? {};
+    return {
+        ...(usage.maxPercent !== undefined ? { BACKUP_USAGE_MAX_PERCENT: String(usage.maxPercent) } : {}),
+        ...(usage.maxVolumeSize !== undefined ? { BACKUP_USAGE_MAX_BYTES: String(parseSize(usage.maxVolumeSize)) } : {}),
+        BACKUP_REFUSE_IF_NO_FIT: String(usage.refuseIfNoFit ?? true),
     };
 }
 

@@ -165,6 +165,22 @@ const keyed = <T extends z.ZodType>(schema: T, what: string) =>
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
 
+const hookSchema = z.strictObject({
+    container: z.string({ error: "container is required: the key of the container to run the command in" }),
+    command: z.array(z.string()).min(1, 'command needs at least one word, e.g. ["sh", "-c", "pg_dump ..."]'),
+    timeoutSeconds: z.number().int().positive("timeoutSeconds must be positive").optional(),
+    onError: z.enum(["fail", "continue"], { error: 'onError must be "fail" or "continue"' }).optional(),
+});
+
+const consistencySchema = z
+    .strictObject({
+        stop: z.boolean().optional(),
+        pause: z.boolean().optional(),
+        preCommands: z.array(hookSchema).optional(),
+        postCommands: z.array(hookSchema).optional(),
+    })
+    .refine((c) => !(c.stop && c.pause), { message: "choose stop or pause, not both", path: ["pause"] });
+
 const backupSchema = z.strictObject({
     volumes: z.array(z.string(), { error: "volumes must list the keys of the volumes to back up" }),
     engine: z.enum(["tar"], { error: 'engine must be "tar"' }).optional(),
@@ -191,6 +207,27 @@ const backupSchema = z.strictObject({
     keepLast: z.number().int().min(0, "keepLast must be 0 (no limit) or more").optional(),
     keepDays: z.number().int().min(0, "keepDays must be 0 (no limit) or more").optional(),
     lockTimeoutSeconds: z.number().int().positive("lockTimeoutSeconds must be positive").optional(),
+    consistency: z.record(z.string(), consistencySchema).optional(),
+    dockerSocket: absolutePath("dockerSocket").optional(),
+    restoreCommand: z.boolean().optional(),
+    diskUsage: z
+        .strictObject({
+            maxPercent: z
+                .number()
+                .min(1, "maxPercent must be between 1 and 100")
+                .max(100, "maxPercent must be between 1 and 100")
+                .optional(),
+            maxVolumeSize: z
+                .union([z.string(), z.number()])
+                .transform((v) => String(v))
+                .refine(
+                    (v) => sizePattern.test(v),
+                    'maxVolumeSize must be a positive number of bytes, optionally with k, m or g (e.g. "10g")',
+                )
+                .optional(),
+            refuseIfNoFit: z.boolean().optional(),
+        })
+        .optional(),
 });
 
 const restoreSchema = z.strictObject({
@@ -362,6 +399,27 @@ function checkBackup(args: z.output<typeof stackArgsObject>, declared: string[],
                     code: "custom",
                     path: ["backup", "targetVolume"],
                     message: "a volume cannot be backed up into itself; use a dedicated backup volume",
+                });
+            }
+        }
+        for (const [key, consistency] of Object.entries(backup.consistency ?? {})) {
+            const at = ["backup", "consistency", key];
+            if (!backup.volumes.includes(key)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: at,
+                    message: `volume "${key}" is not backed up; backed up: ${backup.volumes.join(", ") || "(none)"}`,
+                });
+            }
+            for (const phase of ["preCommands", "postCommands"] as const) {
+                (consistency[phase] ?? []).forEach((hook, i) => {
+                    if (!(hook.container in (args.containers ?? {}))) {
+                        ctx.addIssue({
+                            code: "custom",
+                            path: [...at, phase, i, "container"],
+                            message: `unknown container "${hook.container}"; declared: ${Object.keys(args.containers ?? {}).join(", ") || "(none)"}`,
+                        });
+                    }
                 });
             }
         }

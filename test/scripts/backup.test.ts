@@ -233,19 +233,40 @@ describe("backup.sh", () => {
             assertCleanFailure(r, /^backup\.sh: error: volume db: verify failed: test read: .*\[failed: /m);
         });
 
-        it("the disk is full", function () {
+        it("the disk fills up during the write (fit check off)", function () {
             const small = path.join(sb.root, "small");
             fs.mkdirSync(small);
             const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", small]);
             if (m.status !== 0) this.skip(); // needs root with CAP_SYS_ADMIN
             try {
-                const env = sb.env({ BACKUP_TARGET_DIR: small, BACKUP_COMPRESSION: "none" });
+                const env = sb.env({ BACKUP_TARGET_DIR: small, BACKUP_COMPRESSION: "none", BACKUP_REFUSE_IF_NO_FIT: "false" });
                 sb.volume("db", { "big.bin": Buffer.alloc(1024 * 1024, 1) });
                 const r = runScript("backup.sh", env);
                 assert.equal(r.status, 1, r.stderr);
                 assert.match(
                     r.stderr,
                     /^backup\.sh: error: volume db: archiving failed: .*(No space left on device|I\/O error).*\(free space in .*: 0 B\)$/m,
+                );
+                assert.deepEqual(
+                    fs.readdirSync(small).filter((n) => n !== ".pds.lock"),
+                    [],
+                );
+            } finally {
+                spawnSync("umount", [small]);
+            }
+        });
+        it("the volume would not fit: refused before writing anything", function () {
+            const small = path.join(sb.root, "small2");
+            fs.mkdirSync(small);
+            const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", small]);
+            if (m.status !== 0) this.skip(); // needs root with CAP_SYS_ADMIN
+            try {
+                sb.volume("db", { "big.bin": Buffer.alloc(1024 * 1024, 1) });
+                const r = runScript("backup.sh", sb.env({ BACKUP_TARGET_DIR: small, BACKUP_COMPRESSION: "none" }));
+                assert.equal(r.status, 1, r.stderr);
+                assert.match(
+                    r.stderr,
+                    /^backup\.sh: error: volume db: needs up to 1\.0 MiB but the target has .* free; refused instead of filling the disk/m,
                 );
                 assert.deepEqual(
                     fs.readdirSync(small).filter((n) => n !== ".pds.lock"),

@@ -26,9 +26,12 @@
 #   BACKUP_SKIP_EMPTY    true | false (default); true skips a volume with no
 #                        entries at all (no archive, no retention): a backup
 #                        before the first deploy has nothing worth keeping
+#   BACKUP_STOP, BACKUP_PAUSE, BACKUP_HOOKS, BACKUP_HOOK_<i>_*
+#                        consistency hooks around each volume (see hooks.sh)
 #
 # Exit codes: 0 every volume backed up and retention applied; 1 a volume or
-# retention failed (named on stderr); 2 configuration error; 3 lock timeout.
+# retention failed (named on stderr); 2 configuration error; 3 lock timeout;
+# 5 backed up, but a disk-usage threshold is exceeded (ALERT line on stderr).
 #
 # Safety: an archive is written as .<archive>.partial-<pid>, synced, verified
 # (checksum of the file on disk against the stream, then a full test read),
@@ -48,6 +51,10 @@ set -eu
 
 # shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
+# shellcheck source=hooks.sh
+. "$(dirname "$(readlink -f "$0")")/hooks.sh"
+# shellcheck source=disk.sh
+. "$(dirname "$(readlink -f "$0")")/disk.sh"
 
 load_config() {
 	require_prefix
@@ -146,6 +153,9 @@ remove_temps() {
 
 cleanup() {
 	remove_temps
+	# Containers stopped or paused for consistency come back even when the run
+	# is interrupted.
+	resume_all || true
 }
 
 # fail_volume VOLUME MESSAGE: one error line, temporary files gone.
@@ -207,6 +217,8 @@ backup_volume() {
 			return 1
 		fi
 	done
+
+	fits_on_target "$_bv_src" "$BACKUP_TARGET_DIR" || fail_volume "$_bv_vol" "$FIT_ERROR" || return 1
 
 	TMP_ARCHIVE="$BACKUP_TARGET_DIR/.$_bv_name.partial-$$"
 	TMP_SHA="$BACKUP_TARGET_DIR/.$_bv_name.sha256.partial-$$"
@@ -275,6 +287,8 @@ apply_retention() {
 main() {
 	pds_init
 	load_config
+	hooks_load_config
+	disk_load_config
 	FAILED=
 	resolve_volumes
 	mkdir -p -- "$BACKUP_TARGET_DIR" 2>/dev/null || true
@@ -288,7 +302,7 @@ main() {
 	SKIPPED=
 	for _m_vol in $VOLUMES; do
 		BV_SKIPPED=false
-		if backup_volume "$_m_vol"; then
+		if hooked_backup "$_m_vol" backup_volume; then
 			if [ "$BV_SKIPPED" = true ]; then
 				SKIPPED="$SKIPPED $_m_vol"
 			else
@@ -307,6 +321,18 @@ main() {
 		die "retention failed for volume(s):$RETENTION_FAILED"
 	fi
 	log "done: backed up${SUCCEEDED:- nothing} at $RUN_TS${SKIPPED:+ (skipped empty:$SKIPPED)}"
+	report_usage
+}
+
+# Disk usage after every run, in the job's log. An exceeded threshold fails the
+# run loudly (exit 5, one ALERT line each) although the archives are good.
+report_usage() {
+	# shellcheck disable=SC2086 # keys are names: no spaces
+	usage_report $VOLUMES >"$PDS_WORK/usage" || true
+	while IFS= read -r _ru_line; do
+		log "usage: $_ru_line"
+	done <"$PDS_WORK/usage"
+	[ "$USAGE_ALERTS" -eq 0 ] || exit "$EX_USAGE_ALERT"
 }
 
 main "$@"
