@@ -10,3 +10,5 @@ export const volumeNames = stack.volumeNames;
 export const containerNames = stack.containerNames;
 export const containerIds = stack.containerIds;
 export const networkName = stack.networkName;
+export const backupContainerName = stack.backupContainerName;
+export const diskUsage = stack.diskUsage;

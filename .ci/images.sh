@@ -4,10 +4,14 @@
 #   ${TEST_IMAGE_PREFIX}/busybox:latest  busybox-static + applet symlinks,
 #                                        zstd, flock (util-linux), /etc/passwd
 #                                        and /etc/group, /tmp, cron spool dir.
-#   ${TEST_IMAGE_PREFIX}/restic:latest   the same, plus /usr/bin/restic.
+#   ${TEST_IMAGE_PREFIX}/restic:latest   the same, plus /usr/bin/restic and /usr/bin/ssh (sftp:).
+#   ${TEST_IMAGE_PREFIX}/postgres:latest Debian minbase + postgresql, with an
+#                                        official-image-like entrypoint; built
+#                                        by .ci/images-postgres.sh (see there).
 #
-# Every binary comes from this machine's Debian packages, together with each
-# file `ldd` lists for it (including the dynamic loader), copied at that path.
+# busybox and restic: every binary comes from this machine's Debian packages,
+# with each file `ldd` lists for it (including the dynamic loader), copied at
+# that path.
 # An image is rebuilt only when missing, or always with --force.
 #
 # Usage: bash .ci/images.sh [--force]
@@ -22,7 +26,7 @@ for arg in "$@"; do
   case "$arg" in
     --force | -f) FORCE=1 ;;
     -h | --help)
-      sed -n '2,15p' "$0"
+      sed -n '2,18p' "$0"
       exit 0
       ;;
     *)
@@ -60,7 +64,8 @@ needs_build() { [ "$FORCE" -eq 1 ] || ! image_present "$1"; }
 build_busybox=0
 build_restic=0
 if needs_build "$BUSYBOX_IMAGE"; then build_busybox=1; fi
-if needs_build "$RESTIC_IMAGE"; then build_restic=1; fi
+# An older restic image without the OpenSSH client (sftp: repositories) is rebuilt too.
+if needs_build "$RESTIC_IMAGE" || ! docker run --rm --network none "$RESTIC_IMAGE" sh -c 'command -v ssh' >/dev/null 2>&1; then build_restic=1; fi
 
 # The script tests (test/scripts) also run these tools on the host, so they are
 # installed whether or not an image needs building.
@@ -72,6 +77,7 @@ if [ "$build_busybox" -eq 1 ] || [ "$build_restic" -eq 1 ]; then
 fi
 if [ "$build_restic" -eq 1 ]; then
   need_pkg restic /usr/bin/restic
+  need_pkg openssh-client /usr/bin/ssh
 fi
 
 WORK=""
@@ -171,6 +177,10 @@ smoke_restic() { # smoke_restic IMAGE
     log "$1: restic version failed"
     return 1
   }
+  docker run --rm "$1" ssh -V >/dev/null 2>&1 || {
+    log "$1: ssh -V failed"
+    return 1
+  }
 }
 
 # --- build -------------------------------------------------------------------
@@ -190,6 +200,10 @@ fi
 if [ "$build_restic" -eq 1 ]; then
   cp -a "$WORK/busybox" "$WORK/restic"
   add_binary "$WORK/restic" /usr/bin/restic
+  # restic's sftp: backend runs `ssh`; it runs as root (in /etc/passwd) and is
+  # configured by a mounted /etc/ssh/ssh_config.
+  add_binary "$WORK/restic" /usr/bin/ssh
+  mkdir -p "$WORK/restic/etc/ssh"
   import_rootfs "$WORK/restic" "$RESTIC_IMAGE"
   smoke_busybox "$RESTIC_IMAGE"
   smoke_restic "$RESTIC_IMAGE"
@@ -197,3 +211,16 @@ if [ "$build_restic" -eq 1 ]; then
 else
   echo "${RESTIC_IMAGE}: present ($(image_summary "$RESTIC_IMAGE"))"
 fi
+
+# The postgres image (debootstrap + apt in a chroot) has its own script.
+postgres_args=()
+if [ "$FORCE" -eq 1 ]; then postgres_args+=(--force); fi
+TEST_IMAGE_PREFIX="$PREFIX" bash "$(dirname "${BASH_SOURCE[0]}")/images-postgres.sh" "${postgres_args[@]}"
+
+# The ops image (busybox + docker CLI) for jobs that need the Docker socket.
+ops_args=()
+if [ "$FORCE" -eq 1 ]; then ops_args+=(--force); fi
+TEST_IMAGE_PREFIX="$PREFIX" bash "$(dirname "${BASH_SOURCE[0]}")/images-ops.sh" "${ops_args[@]}"
+
+# The sshd image (SFTP server for the restic sftp: tests) has its own script.
+TEST_IMAGE_PREFIX="$PREFIX" IMAGES_FORCE="$FORCE" bash "$(dirname "${BASH_SOURCE[0]}")/images-sshd.sh"

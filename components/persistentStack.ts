@@ -5,7 +5,7 @@ import type * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
-import { backupContainer, finalBackup, gatingBackup, JobCommandOptions, restoreJob } from "./backup/jobs";
+import { backupContainer, finalBackup, gatingBackup, JobCommandOptions, restoreJob, usageProbe } from "./backup/jobs";
 import { BackupPlan, planBackup, planRestores } from "./backup/plan";
 import { validateStackArgs } from "./config/schema";
 import { labelList } from "./naming";
@@ -42,6 +42,12 @@ export class PersistentStack extends pulumi.ComponentResource {
     public readonly backupPlan?: BackupPlan;
     /** The long-running backup container (schedule and `backup-now`). */
     public readonly backupContainer?: docker.Container;
+    /**
+     * Disk usage measured at this deployment, when `backup.diskUsage` is set:
+     * `{volumes: {<key>: {bytes, filesystemPercent}}, target: {bytes,
+     * filesystemBytes, availableBytes, filesystemPercent}, alerts}`.
+     */
+    public readonly diskUsage: pulumi.Output<DiskUsage | undefined>;
     /** Name of the backup container, when backups are configured. */
     public readonly backupContainerName: pulumi.Output<string | undefined>;
     /** Restore jobs by volume key. */
@@ -147,6 +153,16 @@ export class PersistentStack extends pulumi.ComponentResource {
             });
         }
         this.backupContainerName = this.backupContainer ? this.backupContainer.name : pulumi.output(undefined);
+        const probe =
+            backup?.measureUsage && jobImage
+                ? usageProbe(
+                      `${name}-usage`,
+                      backup,
+                      jobImage.image,
+                      jobOptions([...volumesOf(backup.volumeKeys), ...targetVolume, ...jobImage.dependsOn]),
+                  )
+                : undefined;
+        this.diskUsage = probe ? probe.stdout.apply(parseDiskUsage) : pulumi.output(undefined);
 
         this.volumeNames = pulumi.output(
             Object.fromEntries(plan.volumes.map((v) => [v.key, this.volumes[v.key]?.name ?? pulumi.output(v.dockerName)])),
@@ -160,7 +176,26 @@ export class PersistentStack extends pulumi.ComponentResource {
             containerIds: this.containerIds,
             networkName: this.networkName,
             backupContainerName: this.backupContainerName,
+            diskUsage: this.diskUsage,
         });
+    }
+}
+
+/** Disk usage of a stack's backed-up volumes and backup target (see usage.sh). */
+export interface DiskUsage {
+    volumes: Record<string, { bytes: number; filesystemPercent: number }>;
+    target: { bytes: number; filesystemBytes: number; availableBytes: number; filesystemPercent: number };
+    /** Thresholds exceeded (diskUsage.maxPercent, maxVolumeSize). */
+    alerts: number;
+}
+
+/** The usage probe's JSON, or undefined before it ran (preview, mocks). */
+export function parseDiskUsage(stdout: string | undefined): DiskUsage | undefined {
+    const line = (stdout ?? "").trim().split("\n").pop() ?? "";
+    try {
+        return line ? (JSON.parse(line) as DiskUsage) : undefined;
+    } catch {
+        return undefined;
     }
 }
 

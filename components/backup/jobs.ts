@@ -18,13 +18,17 @@ export interface JobRun {
     labels: Record<string, string>;
     /** Entry script, e.g. `backup.sh`. */
     script: string;
+    /** Arguments of the entry script. */
+    args?: string[];
+    /** Exit codes of the script that count as success. */
+    tolerate?: number[];
 }
 
 /** The shell command that runs a job: `docker run ... sh -s` fed the script bundle. */
 export function jobCommand(job: JobRun): pulumi.Output<string> {
     return pulumi.output(job.image).apply((image) => {
         const run = dockerRunCommand({ image, env: job.env, mounts: job.mounts, labels: job.labels });
-        return `${run} <<'PDS_BUNDLE'\n${scriptBundle(job.script)}PDS_BUNDLE\n`;
+        return `${run} <<'PDS_BUNDLE'\n${scriptBundle(job.script, job.args, job.tolerate)}PDS_BUNDLE\n`;
     });
 }
 
@@ -41,8 +45,15 @@ export function backupContainer(
             name: plan.containerName,
             image,
             command: ["sh", `${scriptDir}/scheduler.sh`],
-            envs: Object.entries({ ...plan.env, ...(plan.schedule ? { BACKUP_SCHEDULE: plan.schedule } : {}) }).map(
-                ([k, v]) => `${k}=${v}`,
+            envs: pulumi.output(image).apply((jobImage) =>
+                Object.entries({
+                    ...plan.env,
+                    ...(plan.schedule ? { BACKUP_SCHEDULE: plan.schedule } : {}),
+                    // For `restore <archive> <volume>`, which starts a restore job.
+                    BACKUP_VOLUME_NAMES: plan.sourceMounts.map((m) => `${m.target.split("/").pop()}=${m.source}`).join(" "),
+                    BACKUP_TARGET_MOUNT: `type=${plan.targetMount.type},source=${plan.targetMount.source},target=${plan.targetMount.target}`,
+                    BACKUP_JOB_IMAGE: jobImage,
+                }).map(([k, v]) => `${k}=${v}`),
             ),
             mounts: [...plan.sourceMounts, plan.targetMount, ...(plan.socketMount ? [plan.socketMount] : [])],
             // Least privilege: no network, and the Docker socket only for hooks or `restore`.
@@ -105,6 +116,33 @@ export function restoreJob(
             create: jobCommand(job),
             update: "true",
             triggers: [plan.volumeName, plan.env.BACKUP_PREFIX, plan.env.RESTORE_VOLUME, plan.env.RESTORE_FROM, plan.env.RESTORE_FORCE],
+            environment: environment(options.dockerHost),
+        },
+        options.opts,
+    );
+}
+
+/**
+ * Disk usage of the backed-up volumes and the target, measured at every
+ * `pulumi up` (the trigger is the deployment's time), as JSON on stdout. An
+ * exceeded threshold is reported in the JSON (`alerts`), not as a failed
+ * deployment: the scheduled job is the one that fails loudly.
+ */
+export function usageProbe(name: string, plan: BackupPlan, image: pulumi.Input<string>, options: JobCommandOptions): command.local.Command {
+    const job: JobRun = {
+        image,
+        env: plan.env,
+        mounts: [...plan.sourceMounts, { ...plan.targetMount, readOnly: true }],
+        labels: plan.labels,
+        script: "usage.sh",
+        args: ["--json"],
+        tolerate: [5],
+    };
+    return new command.local.Command(
+        name,
+        {
+            create: jobCommand(job),
+            triggers: [new Date().toISOString()],
             environment: environment(options.dockerHost),
         },
         options.opts,

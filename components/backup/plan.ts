@@ -49,6 +49,8 @@ export interface BackupPlan {
     hooks: boolean;
     /** Whether the backup container gets the socket for `restore`. */
     restoreCommand: boolean;
+    /** Whether disk usage is measured at every deployment (diskUsage is configured). */
+    measureUsage: boolean;
     schedule?: string;
     onDeploy: boolean;
     onDestroy: boolean;
@@ -120,6 +122,7 @@ export function planBackup(
                 : undefined,
         hooks,
         restoreCommand,
+        measureUsage: spec.diskUsage !== undefined,
         schedule: spec.schedule,
         onDeploy: spec.onDeploy ?? true,
         onDestroy: spec.onDestroy ?? false,

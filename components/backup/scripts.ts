@@ -4,6 +4,7 @@
 // one-shot jobs run with `docker run -i ... sh -s`).
 import * as fs from "fs";
 import * as path from "path";
+import { shellQuote } from "./plan";
 
 /** Where the scripts live inside job containers. */
 export const scriptDir = "/usr/local/lib/pds";
@@ -14,6 +15,8 @@ export const commands: Record<string, string> = {
     verify: "verify.sh",
     list: "list.sh",
     prune: "prune.sh",
+    usage: "usage.sh",
+    restore: "restore-volume.sh",
 };
 
 const sourceDir = path.join(__dirname, "scripts");
@@ -47,10 +50,11 @@ export function scriptUploads(): Array<{ file: string; content: string; executab
 
 /**
  * A shell program that writes every job script into the container and then
- * runs `entry`: fed to `sh -s` on stdin. Each script goes in a quoted
- * here-document, so nothing in it is expanded on the way.
+ * runs `entry` with `args`: fed to `sh -s` on stdin. Each script goes in a
+ * quoted here-document, so nothing in it is expanded on the way. Exit codes in
+ * `tolerate` count as success.
  */
-export function scriptBundle(entry: string): string {
+export function scriptBundle(entry: string, args: string[] = [], tolerate: number[] = []): string {
     const scripts = jobScripts();
     if (!(entry in scripts)) {
         throw new Error(`unknown job script ${entry}`);
@@ -63,6 +67,11 @@ export function scriptBundle(entry: string): string {
         }
         parts.push(`cat > ${scriptDir}/${name} <<'${marker}'\n${content.endsWith("\n") ? content : content + "\n"}${marker}`);
     }
-    parts.push(`exec sh ${scriptDir}/${entry}`);
+    const run = [`sh`, `${scriptDir}/${entry}`, ...args].map(shellQuote).join(" ");
+    if (tolerate.length) {
+        parts.push(`rc=0\n${run} || rc=$?\ncase "$rc" in ${[0, ...tolerate].join("|")}) exit 0 ;; esac\nexit "$rc"`);
+    } else {
+        parts.push(`exec ${run}`);
+    }
     return parts.join("\n") + "\n";
 }

@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { PersistentStack, PersistentStackArgs, resetClaimedNames, validateStackArgs } from "../../components";
+import { parseDiskUsage } from "../../components/persistentStack";
 import { dockerRunCommand, shellQuote } from "../../components/backup/plan";
 import { scriptBundle, scriptUploads } from "../../components/backup/scripts";
 import { RecordedResource, recordProgram } from "../helpers/pulumiMocks";
@@ -45,7 +46,7 @@ describe("backup jobs", () => {
             { type: "volume", source: "shop-staging-uploads", target: "/sources/uploads", readOnly: true },
             { type: "volume", source: "shop-staging-backups", target: "/backup", readOnly: false },
         ]);
-        assert.ok(!JSON.stringify(job.inputs).includes("docker.sock"), "no Docker socket");
+        assert.ok(!JSON.stringify(job.inputs.mounts).includes("docker.sock"), "no Docker socket");
         assert.ok(job.inputs.envs.includes("BACKUP_SCHEDULE=15 3 * * *"));
         assert.ok(job.inputs.envs.includes("BACKUP_PREFIX=shop-staging"));
         assert.deepStrictEqual(job.inputs.command, ["sh", "/usr/local/lib/pds/scheduler.sh"]);
@@ -239,4 +240,146 @@ describe("job commands", () => {
         assert.strictEqual(wrapper.content, '#!/bin/sh\nexec sh /usr/local/lib/pds/backup.sh "$@"\n');
         assert.ok(wrapper.executable);
     });
+});
+
+describe("consistency hooks, disk usage and the restore command", () => {
+    const hooked = (backup: Partial<PersistentStackArgs["backup"]> = {}): PersistentStackArgs =>
+        args({
+            restores: undefined,
+            backup: {
+                volumes: ["pgdata", "uploads"],
+                targetVolume: "backups",
+                onDestroy: true,
+                consistency: {
+                    pgdata: {
+                        stop: true,
+                        preCommands: [{ container: "db", command: ["sh", "-c", "pg_dump -U app app > /dump/app.sql"], timeoutSeconds: 60 }],
+                        postCommands: [{ container: "db", command: ["rm", "-f", "/dump/app.sql"], onError: "continue" }],
+                    },
+                    uploads: { pause: true },
+                },
+                ...backup,
+            },
+        });
+
+    it("gives the jobs the Docker socket and a docker CLI image only when hooks need them", async () => {
+        const rec = await record(hooked());
+        const job = byName(rec.resources, "shop-backup");
+        assert.deepStrictEqual(job.inputs.mounts.at(-1), {
+            type: "bind",
+            source: "/var/run/docker.sock",
+            target: "/var/run/docker.sock",
+            readOnly: false,
+        });
+        assert.strictEqual(byName(rec.resources, "shop-img-backup").inputs.name, "docker:27-cli");
+        assert.match(
+            byName(rec.resources, "shop-predeploy-db").inputs.create,
+            /--mount type=bind,source=\/var\/run\/docker\.sock,target=\/var\/run\/docker\.sock /,
+        );
+        assert.match(byName(rec.resources, "shop-final-backup").inputs.delete, /source=\/var\/run\/docker\.sock/);
+        const plain = await record(args());
+        assert.ok(!JSON.stringify(byName(plain.resources, "shop-backup").inputs.mounts).includes("docker.sock"));
+        assert.ok(!byName(plain.resources, "shop-predeploy-db").inputs.create.includes("source=/var/run/docker.sock"));
+    });
+
+    it("encodes stop, pause and hook commands for hooks.sh", async () => {
+        const envs: string[] = byName((await record(hooked())).resources, "shop-backup").inputs.envs;
+        const env = Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+        assert.strictEqual(env.BACKUP_STOP, "pgdata:shop-staging-db");
+        assert.strictEqual(env.BACKUP_PAUSE, "uploads:shop-staging-web");
+        assert.strictEqual(env.BACKUP_HOOKS, "2");
+        assert.strictEqual(env.BACKUP_HOOK_1_PHASE, "pre");
+        assert.strictEqual(env.BACKUP_HOOK_1_CONTAINER, "shop-staging-db");
+        assert.strictEqual(env.BACKUP_HOOK_1_COMMAND, "sh -c 'pg_dump -U app app > /dump/app.sql'");
+        assert.strictEqual(env.BACKUP_HOOK_1_TIMEOUT, "60");
+        assert.strictEqual(env.BACKUP_HOOK_2_PHASE, "post");
+        assert.strictEqual(env.BACKUP_HOOK_2_ON_ERROR, "continue");
+        assert.strictEqual(env.BACKUP_VOLUME_NAMES, "pgdata=shop-staging-pgdata uploads=shop-staging-uploads");
+        assert.strictEqual(env.BACKUP_TARGET_MOUNT, "type=volume,source=shop-staging-backups,target=/backup");
+    });
+
+    it("mounts the socket for the restore command alone when asked", async () => {
+        const rec = await record(
+            args({ restores: undefined, backup: { volumes: ["pgdata"], targetVolume: "backups", restoreCommand: true } }),
+        );
+        assert.ok(JSON.stringify(byName(rec.resources, "shop-backup").inputs.mounts).includes("docker.sock"));
+        assert.ok(
+            !byName(rec.resources, "shop-predeploy-db").inputs.create.includes("source=/var/run/docker.sock"),
+            "backup runs stay without it",
+        );
+    });
+
+    it("measures disk usage at deploy time when diskUsage is set, with thresholds in the environment", async () => {
+        const rec = await record(
+            args({
+                restores: undefined,
+                backup: { volumes: ["pgdata"], targetVolume: "backups", diskUsage: { maxPercent: 90, maxVolumeSize: "10g" } },
+            }),
+        );
+        const probe = byName(rec.resources, "shop-usage");
+        assert.match(probe.inputs.create, /--env BACKUP_USAGE_MAX_PERCENT=90 /);
+        assert.match(probe.inputs.create, /--env BACKUP_USAGE_MAX_BYTES=10737418240 /);
+        assert.match(probe.inputs.create, /--mount type=volume,source=shop-staging-backups,target=\/backup,readonly/);
+        assert.match(probe.inputs.create, /sh \/usr\/local\/lib\/pds\/usage\.sh --json \|\| rc=\$\?\ncase "\$rc" in 0\|5\) exit 0/);
+        assert.strictEqual(probe.inputs.triggers.length, 1);
+        const none = await record(args());
+        assert.ok(!none.resources.some((r) => r.name === "shop-usage"));
+    });
+
+    it("parses the usage probe's output, and tolerates none", () => {
+        assert.deepStrictEqual(parseDiskUsage('noise\n{"volumes":{},"target":{"bytes":1},"alerts":0}\n'), {
+            volumes: {},
+            target: { bytes: 1 },
+            alerts: 0,
+        });
+        assert.strictEqual(parseDiskUsage(""), undefined);
+        assert.strictEqual(parseDiskUsage("not json"), undefined);
+    });
+
+    const invalid: Array<[string, any, string]> = [
+        [
+            "consistency of a volume not backed up",
+            { consistency: { backups: { stop: true } } },
+            'backup.consistency.backups: volume "backups" is not backed up',
+        ],
+        [
+            "a hook in an unknown container",
+            { consistency: { pgdata: { preCommands: [{ container: "dbb", command: ["true"] }] } } },
+            'backup.consistency.pgdata.preCommands[0].container: unknown container "dbb"',
+        ],
+        [
+            "stop and pause together",
+            { consistency: { pgdata: { stop: true, pause: true } } },
+            "backup.consistency.pgdata.pause: choose stop or pause, not both",
+        ],
+        [
+            "an empty hook command",
+            { consistency: { pgdata: { preCommands: [{ container: "db", command: [] }] } } },
+            "backup.consistency.pgdata.preCommands[0].command: command needs at least one word",
+        ],
+        [
+            "a bad onError",
+            { consistency: { pgdata: { postCommands: [{ container: "db", command: ["true"], onError: "ignore" }] } } },
+            'onError must be "fail" or "continue"',
+        ],
+        ["a bad maxPercent", { diskUsage: { maxPercent: 150 } }, "backup.diskUsage.maxPercent: maxPercent must be between 1 and 100"],
+        [
+            "a garbage maxVolumeSize",
+            { diskUsage: { maxVolumeSize: "big" } },
+            "backup.diskUsage.maxVolumeSize: maxVolumeSize must be a positive number of bytes",
+        ],
+    ];
+    for (const [what, extra, expected] of invalid) {
+        it(`rejects ${what}`, () => {
+            assert.throws(
+                () =>
+                    validateStackArgs({
+                        ...args(),
+                        restores: undefined,
+                        backup: { volumes: ["pgdata", "uploads"], targetVolume: "backups", ...extra },
+                    }),
+                (e: Error) => e.message.includes(expected) || assert.fail(e.message),
+            );
+        });
+    }
 });

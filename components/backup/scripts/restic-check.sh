@@ -50,8 +50,9 @@ load_config() {
 		_lc_t=${BACKUP_CHECK_SUBSET#*/}
 		require_uint "BACKUP_CHECK_SUBSET (n of n/t)" "$_lc_n"
 		require_uint "BACKUP_CHECK_SUBSET (t of n/t)" "$_lc_t"
-		[ "$_lc_n" -ge 1 ] && [ "$_lc_n" -le "$_lc_t" ] ||
+		if [ "$_lc_n" -lt 1 ] || [ "$_lc_n" -gt "$_lc_t" ]; then
 			die_config "BACKUP_CHECK_SUBSET '$BACKUP_CHECK_SUBSET': n/t needs 1 <= n <= t"
+		fi
 		;;
 	*[KMGTkmgt])
 		require_uint "BACKUP_CHECK_SUBSET (size)" "${BACKUP_CHECK_SUBSET%?}"

@@ -338,7 +338,7 @@ load_keep_policy() {
 		require_uint "BACKUP_KEEP_$_lk_rule" "$_lk_n"
 		_lk_n=$((_lk_n + 0)) # "007" -> 7
 		[ "$_lk_n" -gt 0 ] || continue
-		_lk_flag=$(printf '%s' "$_lk_rule" | tr 'A-Z' 'a-z')
+		_lk_flag=$(printf '%s' "$_lk_rule" | tr '[:upper:]' '[:lower:]')
 		KEEP_ARGS="$KEEP_ARGS --keep-$_lk_flag $_lk_n"
 		KEEP_DESC="${KEEP_DESC:+$KEEP_DESC, }$_lk_flag $_lk_n"
 	done
@@ -386,8 +386,8 @@ forget_snapshots() {
 	sed -n 's/^kept //p' "$PDS_WORK/forget.report" | sort |
 		while IFS= read -r _fs_line; do log "$_fs_line"; done
 	grep '^forgot snapshot ' "$PDS_WORK/forget.report" | sort || true
-	if grep -q 'running prune' "$PDS_WORK/forget.out" "$PDS_WORK/forget.err"; then
-		_fs_freed=$(sed -n 's/^total prune:[[:space:]]*//p' "$PDS_WORK/forget.out" | head -n 1)
-		log "pruned unreferenced data${_fs_freed:+: $_fs_freed}"
-	fi
+	# prune runs only when something was forgotten.
+	_fs_freed=$(sed -n 's/^total prune:[[:space:]]*//p' "$PDS_WORK/forget.out" | head -n 1)
+	[ -z "$_fs_freed" ] || log "pruned: $_fs_freed freed"
+	return 0
 }

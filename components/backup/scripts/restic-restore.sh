@@ -87,16 +87,27 @@ load_config() {
 	load_restic_config
 }
 
+# find_snapshots FILTER...: the matching snapshots into $PDS_WORK/snaps.tsv
+# (see snapshots_tsv), or die naming the reason: the target is untouched.
+find_snapshots() {
+	if ! restic_run snaps snapshots --json "$@"; then
+		restic_relay snaps
+		restic_failure snaps
+		die "$WHAT: $RESTIC_FAILURE; target left untouched"
+	fi
+	snapshots_tsv snaps >"$PDS_WORK/snaps.tsv"
+}
+
 # resolve_snapshot: RESTORE_FROM -> SNAP_ID, SNAP_SHORT, SNAP_TIME, SNAP_VOLUME,
 # SNAP_PATH. Reads the repository only.
 resolve_snapshot() {
 	if [ "$RESTORE_FROM" = latest ]; then
-		list_snapshots snaps --tag "stack=$BACKUP_PREFIX,volume=$RESTORE_VOLUME"
+		find_snapshots --tag "stack=$BACKUP_PREFIX,volume=$RESTORE_VOLUME"
 		_rs_line=$(tail -n 1 "$PDS_WORK/snaps.tsv")
 		[ -n "$_rs_line" ] ||
 			die "$WHAT: no snapshot of volume $RESTORE_VOLUME with prefix $BACKUP_PREFIX in repository $REPO_DISPLAY; target left untouched"
 	else
-		list_snapshots snaps "$RESTORE_FROM"
+		find_snapshots "$RESTORE_FROM"
 		_rs_line=$(cat "$PDS_WORK/snaps.tsv")
 		case "$_rs_line" in
 		'') die "$WHAT: snapshot $RESTORE_FROM not found in repository $REPO_DISPLAY (or the id prefix is ambiguous); target left untouched" ;;
@@ -136,10 +147,12 @@ restore_snapshot() {
 	fi
 	restic_relay restore
 	_rs_root="$STAGE$SNAP_PATH"
-	[ -d "$_rs_root" ] && ! [ -L "$_rs_root" ] ||
+	if ! [ -d "$_rs_root" ] || [ -L "$_rs_root" ]; then
 		die "$WHAT: snapshot $SNAP_SHORT has no directory $SNAP_PATH; target left untouched"
-	[ ! -e "$_rs_root/${STAGE##*/}" ] && [ ! -L "$_rs_root/${STAGE##*/}" ] ||
+	fi
+	if [ -e "$_rs_root/${STAGE##*/}" ] || [ -L "$_rs_root/${STAGE##*/}" ]; then
 		die "$WHAT: the snapshot holds an entry named like the staging directory ${STAGE##*/}; run again"
+	fi
 	read -r _rs_uid _rs_gid _rs_mode _rs_mtime <<EOF
 $(stat -c '%u %g %a %Y' "$_rs_root")
 EOF
@@ -150,10 +163,11 @@ EOF
 	rm -rf -- "$STAGE" || die "$WHAT: cannot remove the staging directory $STAGE"
 	STAGE=
 	# chown first: it clears setuid/setgid bits, chmod puts them back.
-	chown "$_rs_uid:$_rs_gid" "$RESTORE_TARGET_DIR" &&
+	if ! { chown "$_rs_uid:$_rs_gid" "$RESTORE_TARGET_DIR" &&
 		chmod "$_rs_mode" "$RESTORE_TARGET_DIR" &&
-		touch -d "@$_rs_mtime" "$RESTORE_TARGET_DIR" ||
+		touch -d "@$_rs_mtime" "$RESTORE_TARGET_DIR"; }; then
 		die "$WHAT: cannot give $RESTORE_TARGET_DIR the volume root's owner $_rs_uid:$_rs_gid, mode $_rs_mode and mtime"
+	fi
 }
 
 # dir_is_empty_but_stage: the target holds nothing but the staging dir.
