@@ -20,7 +20,7 @@ function fakeDockerTools(sb: Sandbox): { pathDir: string; calls: () => string[] 
             "#!/bin/busybox sh",
             `echo "$*" >> ${log}`,
             'case "$1" in',
-            '  inspect) case "$3" in *Paused*) echo "true false" ;; *) echo true ;; esac ;;',
+            '  inspect) case "$4" in *missing*) exit 1 ;; esac; case "$3" in *Paused*) echo "true false" ;; *) echo true ;; esac ;;',
             '  exec) shift 2; case "$*" in *fail*) exit 3 ;; *slow*) sleep 5 ;; esac ;;',
             "esac",
             "exit 0",
@@ -113,6 +113,13 @@ describe("consistency hooks (hooks.sh)", () => {
         const r = run(hook(1, "pre", "sh -c slow", { BACKUP_HOOK_1_TIMEOUT: "1" }));
         assert.equal(r.status, 1);
         assert.match(r.stderr, /volume pgdata: pre hook in prod-db timed out after 1s/);
+    });
+
+    it("skips a hook whose container is not running (e.g. before the first deploy)", () => {
+        const r = run(hook(1, "pre", "sh -c fail", { BACKUP_HOOK_1_CONTAINER: "prod-missing" }));
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /warning: volume pgdata: pre hook skipped: container prod-missing is not running/);
+        assert.deepEqual(docker.calls(), []);
     });
 
     it("refuses to start without a reachable Docker when hooks are configured", () => {

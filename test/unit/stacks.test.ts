@@ -74,12 +74,13 @@ describe("the prod stack config", () => {
         rec = await recordStack("prod", { "persistent-docker:dbPassword": "s3cret-prod" }, ["persistent-docker:dbPassword"]);
     });
 
-    it("declares pgdata, uploads and logs as named volumes, retained and protected", () => {
+    it("declares pgdata, pgdump, uploads, logs and backups as named volumes, retained and protected", () => {
         const volumes = ofType(rec, types.volume);
         assert.deepStrictEqual(
             volumes.map((v) => v.inputs.name),
             [
                 "persistent-docker-prod-pgdata",
+                "persistent-docker-prod-pgdump",
                 "persistent-docker-prod-uploads",
                 "persistent-docker-prod-logs",
                 "persistent-docker-prod-backups",
@@ -93,7 +94,7 @@ describe("the prod stack config", () => {
 
     it("puts a replacement guard in front of every protected volume", () => {
         const guards = rec.resources.filter((r) => r.type.endsWith("VolumeGuard"));
-        assert.strictEqual(guards.length, 4);
+        assert.strictEqual(guards.length, 5);
         for (const v of ofType(rec, types.volume)) {
             const key = v.name.split("-vol-")[1];
             const guard = guards.find((g) => g.name.endsWith(`-guard-${key}`))!;
@@ -142,7 +143,7 @@ describe("the prod stack config", () => {
 
     it("pulls each image through a RemoteImage the container uses", () => {
         const images = ofType(rec, types.image);
-        assert.deepStrictEqual(images.map((i) => i.inputs.name).sort(), ["busybox:1.37", "busybox:1.37", "nginx:1.27", "postgres:16"]);
+        assert.deepStrictEqual(images.map((i) => i.inputs.name).sort(), ["busybox:1.37", "docker:27-cli", "nginx:1.27", "postgres:16"]);
         const db = ofType(rec, types.container).find((r) => r.inputs.name.endsWith("-db"))!;
         assert.strictEqual(db.inputs.image, "sha256:mock-postgres:16");
     });

@@ -22,6 +22,8 @@
 #   BACKUP_STOP_TIMEOUT seconds `docker stop` waits before killing (default 30)
 #
 # Order per volume: pre hooks, stop/pause, archive, start/unpause, post hooks.
+# A hook whose container is not running (or does not exist yet) is skipped
+# with a warning: nothing is writing the volume then.
 
 HOOKS_RESUME=
 
@@ -110,6 +112,13 @@ run_hook() { # INDEX VOLUME
 	eval "_rk_on_error=\${BACKUP_HOOK_${1}_ON_ERROR:-fail}"
 	eval "_rk_phase=\${BACKUP_HOOK_${1}_PHASE:-}"
 	require_uint "BACKUP_HOOK_${1}_TIMEOUT" "$_rk_timeout"
+	# A container that is not running writes nothing: its data is consistent as
+	# it is (and on a first deploy, before the container exists, there is
+	# nothing to dump yet).
+	if [ "$(docker inspect -f '{{.State.Running}}' "$_rk_c" 2>/dev/null)" != true ]; then
+		warn "volume $_rk_vol: $_rk_phase hook skipped: container $_rk_c is not running"
+		return 0
+	fi
 	log "volume $_rk_vol: $_rk_phase hook in $_rk_c: $_rk_cmd"
 	# The command is a list of shell-quoted words made by the component.
 	eval "set -- $_rk_cmd"
