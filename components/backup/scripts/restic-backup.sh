@@ -19,8 +19,10 @@
 #     same host and path, restic picks the volume's previous snapshot as the
 #     parent, so unchanged files are not even read again.
 #     A failing volume does not stop the others; stdout gets
+#       initialized repository <location>     (first run only)
 #       created snapshot <short id> of <volume>
 #       skipped <volume> (empty)
+#       forgot snapshot <short id> of <volume> (<time>)   (retention)
 #  3. Retention (see restic-forget.sh) for the volumes backed up in this run;
 #     a failed volume keeps its whole history.
 #
