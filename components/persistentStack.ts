@@ -5,7 +5,7 @@ import type * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
-import { backupContainer, finalBackup, gatingBackup, JobCommandOptions, restoreJob, usageProbe } from "./backup/jobs";
+import { backupContainer, finalBackup, gatingBackup, JobCommandOptions, planJob, restoreJob, usageProbe } from "./backup/jobs";
 import { BackupPlan, planBackup, planRestores } from "./backup/plan";
 import { validateStackArgs } from "./config/schema";
 import { labelList } from "./naming";
@@ -87,6 +87,7 @@ export class PersistentStack extends pulumi.ComponentResource {
             this.restores[restore.volumeKey] = restoreJob(
                 `${name}-restore-${restore.volumeKey}`,
                 restore,
+                backup!,
                 jobImage!.image,
                 jobOptions([...volumesOf([restore.volumeKey]), ...targetVolume, ...jobImage!.dependsOn]),
             );
@@ -96,17 +97,7 @@ export class PersistentStack extends pulumi.ComponentResource {
             backup?.onDestroy && jobImage
                 ? finalBackup(
                       `${name}-final-backup`,
-                      {
-                          image: jobImage.image,
-                          env: backup.env,
-                          mounts: [
-                              ...backup.sourceMounts,
-                              backup.targetMount,
-                              ...(backup.hooks && backup.socketMount ? [backup.socketMount] : []),
-                          ],
-                          labels: backup.labels,
-                          script: "backup.sh",
-                      },
+                      planJob(backup, jobImage.image, backup.scripts.backup, { socket: backup.hooks }),
                       jobOptions([...volumesOf(backup.volumeKeys), ...targetVolume, ...jobImage.dependsOn]),
                   )
                 : undefined;
@@ -122,17 +113,11 @@ export class PersistentStack extends pulumi.ComponentResource {
             if (backup && jobImage && backedUp.length) {
                 this.preDeployBackups[container.key] = gatingBackup(
                     `${name}-predeploy-${container.key}`,
-                    {
-                        image: jobImage.image,
-                        env: { ...backup.env, BACKUP_VOLUMES: backedUp.join(" "), BACKUP_SKIP_EMPTY: "true" },
-                        mounts: [
-                            ...backup.sourceMounts.filter((m) => backedUp.includes(m.target.split("/").pop()!)),
-                            backup.targetMount,
-                            ...(backup.hooks && backup.socketMount ? [backup.socketMount] : []),
-                        ],
-                        labels: backup.labels,
-                        script: "backup.sh",
-                    },
+                    planJob(backup, jobImage.image, backup.scripts.backup, {
+                        volumes: backedUp,
+                        env: { BACKUP_VOLUMES: backedUp.join(" "), BACKUP_SKIP_EMPTY: "true" },
+                        socket: backup.hooks,
+                    }),
                     replacementFingerprint(containerArgs),
                     jobOptions([...volumesOf(backedUp), ...restoresOf(backedUp), ...targetVolume, ...jobImage.dependsOn]),
                 );

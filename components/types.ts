@@ -40,7 +40,7 @@ export interface PersistentStackArgs {
 export interface BackupSpec {
     /** Keys of the declared volumes to back up. */
     volumes: string[];
-    /** Backup engine. Default `tar`. */
+    /** Backup engine: `tar` (default; versioned archives) or `restic` (encrypted, deduplicated snapshots; see `restic`). */
     engine?: string;
     /** Absolute host directory the archives go to. Exactly one of targetPath and targetVolume. */
     targetPath?: string;
@@ -81,6 +81,42 @@ export interface BackupSpec {
     restoreCommand?: boolean;
     /** Disk-usage thresholds checked by every backup run and by `usage`. */
     diskUsage?: DiskUsageSpec;
+    /** Settings of the restic engine (`engine: restic`). */
+    restic?: ResticSpec;
+}
+
+/**
+ * The restic engine: encrypted, deduplicated, incremental snapshots. The
+ * repository password and SSH key are secrets: they reach the jobs as files
+ * (uploaded into the backup container, or piped into one-shot jobs), never as
+ * labels, arguments or container environment.
+ */
+export interface ResticSpec {
+    /**
+     * Repository: default `/backup/restic` (on the backup target); or a remote
+     * one restic supports: `sftp:user@host:/path`, `rest:https://host/`, `s3:host/bucket`...
+     */
+    repository?: string;
+    /** Repository password. Give it as a secret (`config.requireSecret`, or `passwordSecret` in stack config). */
+    password?: pulumi.Input<string>;
+    /** Keep the newest snapshot of each of the last N days. Default 0 (off). `backup.keepLast` also applies. */
+    keepDaily?: number;
+    /** Keep the newest snapshot of each of the last N weeks. Default 0. */
+    keepWeekly?: number;
+    /** Keep the newest snapshot of each of the last N months. Default 0. */
+    keepMonthly?: number;
+    /** Cron expression (UTC) of `restic check`, in the backup container. Default: no scheduled check. */
+    checkSchedule?: string;
+    /** How much data `check` reads back: a percentage (`5%`), `n/t`, a size (`500M`), or `0` for structure only. Default `5%`. */
+    checkSubset?: string;
+    /** Docker network the restic jobs join to reach a remote repository. Default: `bridge` for a remote repository, none for a local one. */
+    network?: string;
+    /** SSH private key for an `sftp:` repository (a secret). */
+    sshKey?: pulumi.Input<string>;
+    /** known_hosts lines for an `sftp:` repository. Default: trust the host key on first use. */
+    sshKnownHosts?: string;
+    /** Extra environment of restic's backend, e.g. `AWS_ACCESS_KEY_ID` (visible in `docker inspect`; prefer IAM roles). */
+    env?: { [name: string]: pulumi.Input<string> };
 }
 
 /** How to keep a volume's backup consistent while its containers run. */
@@ -121,7 +157,7 @@ export interface DiskUsageSpec {
 export interface RestoreSpec {
     /** Key of the declared volume to restore into. */
     volume: string;
-    /** `latest` (newest archive that verifies) or an archive file name. */
+    /** `latest` (newest archive that verifies, or newest snapshot), an archive file name (tar) or a snapshot id (restic). */
     from: string;
     /** Archive prefix to restore from, e.g. another stack's (`shop-prod`) to clone its data. Default: backup.prefix. */
     prefix?: string;

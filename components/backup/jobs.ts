@@ -7,10 +7,10 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { labelList } from "../naming";
-import { BackupPlan, dockerRunCommand, JobMount, RestorePlan } from "./plan";
+import { BackupPlan, dockerRunCommand, JobMount, RestorePlan, SecretFile, sshConfig, secretPaths } from "./plan";
 import { scriptBundle, scriptDir, scriptUploads } from "./scripts";
 
-/** A one-shot job: `docker run` of a job script, as a shell command. */
+/** A one-shot job: `docker run` of a job script. */
 export interface JobRun {
     image: pulumi.Input<string>;
     env: Record<string, string>;
@@ -22,14 +22,73 @@ export interface JobRun {
     args?: string[];
     /** Exit codes of the script that count as success. */
     tolerate?: number[];
+    /** `none` (default) or the network the job joins. */
+    network?: string;
+    /** Secrets written to files in the job (piped on stdin, never in argv or the container's environment). */
+    secretFiles?: SecretFile[];
+    /** Environment whose values may be secrets: passed by name from the command's environment. */
+    secretEnv?: Record<string, pulumi.Input<string>>;
 }
 
-/** The shell command that runs a job: `docker run ... sh -s` fed the script bundle. */
-export function jobCommand(job: JobRun): pulumi.Output<string> {
-    return pulumi.output(job.image).apply((image) => {
-        const run = dockerRunCommand({ image, env: job.env, mounts: job.mounts, labels: job.labels });
-        return `${run} <<'PDS_BUNDLE'\n${scriptBundle(job.script, job.args, job.tolerate)}PDS_BUNDLE\n`;
+/** The job of `plan`'s engine script with the plan's mounts, network and secrets. */
+export function planJob(
+    plan: BackupPlan,
+    image: pulumi.Input<string>,
+    script: string,
+    options: {
+        volumes?: string[];
+        env?: Record<string, string>;
+        socket?: boolean;
+        targetReadOnly?: boolean;
+        args?: string[];
+        tolerate?: number[];
+    } = {},
+): JobRun {
+    const volumes = options.volumes ?? plan.volumeKeys;
+    return {
+        image,
+        env: { ...plan.env, ...options.env },
+        mounts: [
+            ...plan.sourceMounts.filter((m) => volumes.includes(m.target.split("/").pop()!)),
+            ...(plan.targetMount ? [{ ...plan.targetMount, readOnly: options.targetReadOnly ?? false }] : []),
+            ...(options.socket && plan.socketMount ? [plan.socketMount] : []),
+        ],
+        labels: plan.labels,
+        script,
+        args: options.args,
+        tolerate: options.tolerate,
+        network: plan.network,
+        secretFiles: plan.secretFiles,
+        secretEnv: plan.secretEnv,
+    };
+}
+
+/** The shell command that runs a job, and the environment it needs (secrets, as base64). */
+export function jobCommand(job: JobRun): { command: pulumi.Output<string>; environment: Record<string, pulumi.Input<string>> } {
+    const secrets = job.secretFiles ?? [];
+    const environment: Record<string, pulumi.Input<string>> = { ...job.secretEnv };
+    secrets.forEach((secret, i) => {
+        environment[`PDS_SECRET_${i + 1}`] = pulumi.output(secret.content).apply((v) => Buffer.from(v).toString("base64"));
     });
+    const command = pulumi.output(job.image).apply((image) => {
+        const run = dockerRunCommand({
+            image,
+            env: job.env,
+            mounts: job.mounts,
+            labels: job.labels,
+            network: job.network,
+            passEnv: Object.keys(job.secretEnv ?? {}),
+            secretPaths: secrets.map((s) => s.path),
+        });
+        const bundle = `<<'PDS_BUNDLE'\n${scriptBundle(job.script, job.args, job.tolerate)}PDS_BUNDLE\n`;
+        if (!secrets.length) {
+            return `${run} ${bundle}`;
+        }
+        // Secrets first, one base64 line each, then the bundle: all on stdin.
+        const lines = secrets.map((_, i) => `printf '%s\\n' "$PDS_SECRET_${i + 1}"`).join("; ");
+        return `{ ${lines}; cat ${bundle}} | ${run}\n`;
+    });
+    return { command, environment };
 }
 
 /** The long-running backup container: runs the schedule and answers `docker exec ... backup-now`. */
@@ -39,26 +98,44 @@ export function backupContainer(
     image: pulumi.Input<string>,
     opts: pulumi.CustomResourceOptions,
 ): docker.Container {
+    const sshKey = plan.secretFiles.some((f) => f.path === secretPaths.sshKey);
+    const knownHosts = plan.secretFiles.some((f) => f.path === secretPaths.knownHosts);
     return new docker.Container(
         name,
         {
             name: plan.containerName,
             image,
-            command: ["sh", `${scriptDir}/scheduler.sh`],
-            envs: pulumi.output(image).apply((jobImage) =>
+            entrypoints: ["sh"],
+            command: [`${scriptDir}/scheduler.sh`],
+            envs: pulumi.all([image, plan.secretEnv]).apply(([jobImage, secretEnv]) =>
                 Object.entries({
                     ...plan.env,
+                    ...secretEnv,
                     ...(plan.schedule ? { BACKUP_SCHEDULE: plan.schedule } : {}),
                     // For `restore <archive> <volume>`, which starts a restore job.
                     BACKUP_VOLUME_NAMES: plan.sourceMounts.map((m) => `${m.target.split("/").pop()}=${m.source}`).join(" "),
-                    BACKUP_TARGET_MOUNT: `type=${plan.targetMount.type},source=${plan.targetMount.source},target=${plan.targetMount.target}`,
+                    ...(plan.targetMount
+                        ? {
+                              BACKUP_TARGET_MOUNT: `type=${plan.targetMount.type},source=${plan.targetMount.source},target=${plan.targetMount.target}`,
+                          }
+                        : {}),
                     BACKUP_JOB_IMAGE: jobImage,
                 }).map(([k, v]) => `${k}=${v}`),
             ),
-            mounts: [...plan.sourceMounts, plan.targetMount, ...(plan.socketMount ? [plan.socketMount] : [])],
-            // Least privilege: no network, and the Docker socket only for hooks or `restore`.
-            networkMode: "none",
-            uploads: scriptUploads(),
+            mounts: [
+                ...plan.sourceMounts,
+                ...(plan.targetMount ? [plan.targetMount] : []),
+                ...(plan.socketMount ? [plan.socketMount] : []),
+            ],
+            // Least privilege: no network unless a remote repository needs one, and the
+            // Docker socket only for hooks or `restore`.
+            networkMode: plan.network,
+            // Scripts, and secrets as files (uploads do not show in `docker inspect`).
+            uploads: [
+                ...scriptUploads(),
+                ...plan.secretFiles.map((f) => ({ file: f.path, content: f.content })),
+                ...(sshKey ? [{ file: "/etc/ssh/ssh_config", content: sshConfig(knownHosts) }] : []),
+            ],
             restart: "unless-stopped",
             labels: labelList(plan.labels),
         },
@@ -72,8 +149,12 @@ export interface JobCommandOptions {
     opts: pulumi.CustomResourceOptions;
 }
 
-function environment(dockerHost: pulumi.Input<string> | undefined): pulumi.Input<Record<string, pulumi.Input<string>>> | undefined {
-    return dockerHost === undefined ? undefined : { DOCKER_HOST: dockerHost };
+function environment(
+    run: ReturnType<typeof jobCommand>,
+    dockerHost: pulumi.Input<string> | undefined,
+): Record<string, pulumi.Input<string>> | undefined {
+    const env = { ...run.environment, ...(dockerHost === undefined ? {} : { DOCKER_HOST: dockerHost }) };
+    return Object.keys(env).length ? env : undefined;
 }
 
 /**
@@ -83,18 +164,20 @@ function environment(dockerHost: pulumi.Input<string> | undefined): pulumi.Input
  * new version of the scripts) do not re-run it.
  */
 export function gatingBackup(name: string, job: JobRun, trigger: pulumi.Input<string>, options: JobCommandOptions): command.local.Command {
+    const run = jobCommand(job);
     return new command.local.Command(
         name,
-        { create: jobCommand(job), update: "true", triggers: [trigger], environment: environment(options.dockerHost) },
+        { create: run.command, update: "true", triggers: [trigger], environment: environment(run, options.dockerHost) },
         options.opts,
     );
 }
 
 /** A final backup run when the stack is destroyed (the command's delete). */
 export function finalBackup(name: string, job: JobRun, options: JobCommandOptions): command.local.Command {
+    const run = jobCommand(job);
     return new command.local.Command(
         name,
-        { create: "true", update: "true", delete: jobCommand(job), environment: environment(options.dockerHost) },
+        { create: "true", update: "true", delete: run.command, environment: environment(run, options.dockerHost) },
         options.opts,
     );
 }
@@ -106,17 +189,27 @@ export function finalBackup(name: string, job: JobRun, options: JobCommandOption
 export function restoreJob(
     name: string,
     plan: RestorePlan,
+    backup: BackupPlan,
     image: pulumi.Input<string>,
     options: JobCommandOptions,
 ): command.local.Command {
-    const job: JobRun = { image, env: plan.env, mounts: plan.mounts, labels: plan.labels, script: "restore.sh" };
+    const run = jobCommand({
+        image,
+        env: plan.env,
+        mounts: plan.mounts,
+        labels: plan.labels,
+        script: backup.scripts.restore,
+        network: backup.network,
+        secretFiles: backup.secretFiles,
+        secretEnv: backup.secretEnv,
+    });
     return new command.local.Command(
         name,
         {
-            create: jobCommand(job),
+            create: run.command,
             update: "true",
             triggers: [plan.volumeName, plan.env.BACKUP_PREFIX, plan.env.RESTORE_VOLUME, plan.env.RESTORE_FROM, plan.env.RESTORE_FORCE],
-            environment: environment(options.dockerHost),
+            environment: environment(run, options.dockerHost),
         },
         options.opts,
     );
@@ -129,22 +222,14 @@ export function restoreJob(
  * deployment: the scheduled job is the one that fails loudly.
  */
 export function usageProbe(name: string, plan: BackupPlan, image: pulumi.Input<string>, options: JobCommandOptions): command.local.Command {
-    const job: JobRun = {
-        image,
-        env: plan.env,
-        mounts: [...plan.sourceMounts, { ...plan.targetMount, readOnly: true }],
-        labels: plan.labels,
-        script: "usage.sh",
-        args: ["--json"],
-        tolerate: [5],
-    };
+    const run = jobCommand({
+        ...planJob(plan, image, "usage.sh", { targetReadOnly: true, args: ["--json"], tolerate: [5] }),
+        secretFiles: [],
+        secretEnv: {},
+    });
     return new command.local.Command(
         name,
-        {
-            create: jobCommand(job),
-            triggers: [new Date().toISOString()],
-            environment: environment(options.dockerHost),
-        },
+        { create: run.command, triggers: [new Date().toISOString()], environment: environment(run, options.dockerHost) },
         options.opts,
     );
 }

@@ -11,6 +11,35 @@ export const defaultBackupImage = "busybox:1.37";
 /** Default image of backup jobs that need the docker CLI (consistency hooks, restore command). */
 export const defaultDockerCliImage = "docker:27-cli";
 
+/** Default image of the restic engine: the official image, pinned. */
+export const defaultResticImage = "restic/restic:0.17.3";
+
+/** Where secret files live inside job containers. */
+export const secretPaths = {
+    resticPassword: "/run/pds/restic-password",
+    sshKey: "/run/pds/ssh/id_ed25519",
+    knownHosts: "/run/pds/ssh/known_hosts",
+} as const;
+
+/** The scripts an engine runs for each job. */
+export interface EngineScripts {
+    backup: string;
+    restore: string;
+    check: string;
+}
+
+/** Scripts of each engine. */
+export const engineScripts: Record<string, EngineScripts> = {
+    tar: { backup: "backup.sh", restore: "restore.sh", check: "verify.sh" },
+    restic: { backup: "restic-backup.sh", restore: "restic-restore.sh", check: "restic-check.sh" },
+};
+
+/** A secret written to a file inside a job container. */
+export interface SecretFile {
+    path: string;
+    content: pulumi.Input<string>;
+}
+
 /** Where the Docker socket is mounted inside jobs that need it. */
 export const socketPath = "/var/run/docker.sock";
 
@@ -38,7 +67,7 @@ export interface BackupPlan {
     /** Source volumes, read-only, at /sources/<key>. */
     sourceMounts: JobMount[];
     /** The backup target at /backup (read-write for backups). */
-    targetMount: JobMount;
+    targetMount?: JobMount;
     /** Key of the target volume, when the target is a declared volume. */
     targetVolumeKey?: string;
     /** Environment of every backup run. */
@@ -51,6 +80,16 @@ export interface BackupPlan {
     restoreCommand: boolean;
     /** Whether disk usage is measured at every deployment (diskUsage is configured). */
     measureUsage: boolean;
+    /** `tar` or `restic`. */
+    engine: string;
+    /** The engine's scripts. */
+    scripts: EngineScripts;
+    /** Network of the jobs: `none`, or the network a remote restic repository is reached through. */
+    network: string;
+    /** Secrets the jobs get as files (restic password, SSH key). */
+    secretFiles: SecretFile[];
+    /** Extra environment (restic backend credentials); values may be secrets. */
+    secretEnv: Record<string, pulumi.Input<string>>;
     schedule?: string;
     onDeploy: boolean;
     onDestroy: boolean;
@@ -84,15 +123,20 @@ export function planBackup(
         return volume.dockerName;
     };
     const prefix = spec.prefix ?? stack.namePrefix;
+    const engine = spec.engine ?? "tar";
+    const restic = engine === "restic" ? resticSettings(spec) : undefined;
     const hookEnv = consistencyEnv(spec, stack);
     const hooks = Object.keys(hookEnv).length > 0;
     const restoreCommand = spec.restoreCommand ?? false;
-    const targetMount: JobMount = spec.targetVolume
+    const targetMount: JobMount | undefined = spec.targetVolume
         ? { type: "volume", source: volumeName(spec.targetVolume), target: jobPaths.target, readOnly: false }
-        : { type: "bind", source: spec.targetPath ?? "", target: jobPaths.target, readOnly: false };
+        : spec.targetPath
+          ? { type: "bind", source: spec.targetPath, target: jobPaths.target, readOnly: false }
+          : undefined;
     return {
         prefix,
-        image: spec.image ?? (hooks || restoreCommand ? defaultDockerCliImage : defaultBackupImage),
+        image:
+            spec.image ?? (engine === "restic" ? defaultResticImage : hooks || restoreCommand ? defaultDockerCliImage : defaultBackupImage),
         pull: spec.pull ?? true,
         containerName: `${stack.namePrefix}-backup`,
         volumeKeys: spec.volumes,
@@ -115,6 +159,7 @@ export function planBackup(
             BACKUP_LOCK_TIMEOUT: String(spec.lockTimeoutSeconds ?? 300),
             ...usageEnv(spec),
             ...hookEnv,
+            ...(restic?.env ?? {}),
         },
         socketMount:
             hooks || restoreCommand
@@ -123,11 +168,63 @@ export function planBackup(
         hooks,
         restoreCommand,
         measureUsage: spec.diskUsage !== undefined,
+        engine,
+        scripts: engineScripts[engine],
+        network: restic?.network ?? "none",
+        secretFiles: restic?.secretFiles ?? [],
+        secretEnv: spec.restic?.env ?? {},
         schedule: spec.schedule,
         onDeploy: spec.onDeploy ?? true,
         onDestroy: spec.onDestroy ?? false,
         labels: managedLabels(ctx, "backup", "backup", stackLabels),
     };
+}
+
+/** Environment, network and secret files of the restic engine. */
+function resticSettings(spec: BackupSpec): { env: Record<string, string>; network: string; secretFiles: SecretFile[] } {
+    const restic = spec.restic ?? {};
+    const remote = restic.repository !== undefined && /^[a-z0-9]+:/.test(restic.repository);
+    const secretFiles: SecretFile[] = [];
+    if (restic.password !== undefined) {
+        secretFiles.push({ path: secretPaths.resticPassword, content: restic.password });
+    }
+    if (restic.sshKey !== undefined) {
+        secretFiles.push({ path: secretPaths.sshKey, content: restic.sshKey });
+    }
+    if (restic.sshKnownHosts !== undefined) {
+        secretFiles.push({ path: secretPaths.knownHosts, content: restic.sshKnownHosts });
+    }
+    return {
+        env: {
+            BACKUP_ENGINE: "restic",
+            RESTIC_REPOSITORY: restic.repository ?? `${jobPaths.target}/restic`,
+            RESTIC_PASSWORD_FILE: secretPaths.resticPassword,
+            RESTIC_CACHE_DIR: "/tmp/restic-cache",
+            BACKUP_KEEP_DAILY: String(restic.keepDaily ?? 0),
+            BACKUP_KEEP_WEEKLY: String(restic.keepWeekly ?? 0),
+            BACKUP_KEEP_MONTHLY: String(restic.keepMonthly ?? 0),
+            BACKUP_CHECK_SUBSET: restic.checkSubset ?? "5%",
+            ...(restic.checkSchedule ? { BACKUP_CHECK_SCHEDULE: restic.checkSchedule } : {}),
+            ...(restic.sshKey !== undefined ? { RESTIC_SSH_KEY: secretPaths.sshKey } : {}),
+            ...(restic.sshKnownHosts !== undefined ? { RESTIC_SSH_KNOWN_HOSTS: secretPaths.knownHosts } : {}),
+        },
+        network: restic.network ?? (remote ? "bridge" : "none"),
+        secretFiles,
+    };
+}
+
+/** The ssh client configuration of an sftp: repository (see ResticSpec.sshKey). */
+export function sshConfig(hasKnownHosts: boolean): string {
+    return [
+        "Host *",
+        `    IdentityFile ${secretPaths.sshKey}`,
+        "    IdentitiesOnly yes",
+        "    BatchMode yes",
+        hasKnownHosts ? "    StrictHostKeyChecking yes" : "    StrictHostKeyChecking accept-new",
+        `    UserKnownHostsFile ${hasKnownHosts ? secretPaths.knownHosts : "/tmp/known_hosts"}`,
+        "    ConnectTimeout 10",
+        "",
+    ].join("\n");
 }
 
 /** The environment of the consistency hooks (see scripts/hooks.sh). */
@@ -205,10 +302,13 @@ export function planRestores(restores: RestoreSpec[] | undefined, backup: Backup
                 RESTORE_FROM: restore.from,
                 RESTORE_TARGET_DIR: jobPaths.restore,
                 RESTORE_FORCE: String(restore.force ?? false),
+                // The restic engine's repository settings.
+                ...Object.fromEntries(Object.entries(backup.env).filter(([k]) => k.startsWith("RESTIC_"))),
             },
             mounts: [
                 { type: "volume", source: volumeName, target: jobPaths.restore, readOnly: false },
-                { ...backup.targetMount, readOnly: true },
+                // restic locks the repository even to restore: only tar archives are read-only here.
+                ...(backup.targetMount ? [{ ...backup.targetMount, readOnly: backup.engine !== "restic" }] : []),
             ],
             labels: { ...backup.labels, [labelKeys.key]: `restore-${restore.volume}` },
         };
@@ -220,21 +320,27 @@ export function shellQuote(word: string): string {
     return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/**
- * The `docker run` command line of a one-shot job: no network, removed when
- * done, the job script bundle read from stdin (`sh -s`).
- */
-export function dockerRunCommand(job: {
+/** A one-shot job's `docker run`, as data. */
+export interface DockerRun {
     image: string;
     env: Record<string, string>;
     mounts: JobMount[];
     labels: Record<string, string>;
-    name?: string;
-}): string {
-    const args = ["docker", "run", "--rm", "-i", "--network", "none"];
-    if (job.name) {
-        args.push("--name", job.name);
-    }
+    /** `none` (default) or the network the job joins. */
+    network?: string;
+    /** Variables passed through from the caller's environment by name (secret values stay out of argv). */
+    passEnv?: string[];
+    /** Files the job writes from the first lines of its stdin (base64), before the script bundle. */
+    secretPaths?: string[];
+}
+
+/**
+ * The `docker run` command line of a one-shot job: removed when done, the job
+ * script bundle read from stdin (`sh -s`). With secret files, the first stdin
+ * lines are their base64 contents, written (mode 600) before the bundle runs.
+ */
+export function dockerRunCommand(job: DockerRun): string {
+    const args = ["docker", "run", "--rm", "-i", "--network", job.network ?? "none"];
     for (const [k, v] of Object.entries(job.labels)) {
         args.push("--label", `${k}=${v}`);
     }
@@ -244,6 +350,25 @@ export function dockerRunCommand(job: {
     for (const [k, v] of Object.entries(job.env).sort(([a], [b]) => a.localeCompare(b))) {
         args.push("--env", `${k}=${v}`);
     }
-    args.push(job.image, "sh", "-s");
+    for (const name of job.passEnv ?? []) {
+        args.push("--env", name);
+    }
+    // The entrypoint is sh whatever the image's is (the restic image's is restic).
+    args.push("--entrypoint", "sh", job.image);
+    if (job.secretPaths?.length) {
+        args.push("-c", secretReader(job.secretPaths));
+    } else {
+        args.push("-s");
+    }
     return args.map(shellQuote).join(" ");
+}
+
+/** The shell program that writes secret files from stdin lines, then runs the rest of stdin. */
+export function secretReader(paths: string[]): string {
+    return [
+        "set -eu",
+        "umask 077",
+        `for f in ${paths.join(" ")}; do IFS= read -r line; mkdir -p "$(dirname "$f")"; printf %s "$line" | base64 -d > "$f"; done`,
+        "exec sh -s",
+    ].join("; ");
 }

@@ -9,14 +9,14 @@ import { shellQuote } from "./plan";
 /** Where the scripts live inside job containers. */
 export const scriptDir = "/usr/local/lib/pds";
 
-/** Commands installed in the backup container's PATH, and the script each runs. */
-export const commands: Record<string, string> = {
-    "backup-now": "backup.sh",
-    verify: "verify.sh",
-    list: "list.sh",
-    prune: "prune.sh",
-    usage: "usage.sh",
-    restore: "restore-volume.sh",
+/** Commands installed in the backup container's PATH: the script each runs, per engine. */
+export const commands: Record<string, { tar: string; restic: string }> = {
+    "backup-now": { tar: "backup.sh", restic: "restic-backup.sh" },
+    verify: { tar: "verify.sh", restic: "restic-check.sh" },
+    list: { tar: "list.sh", restic: "restic-list.sh" },
+    prune: { tar: "prune.sh", restic: "restic-forget.sh" },
+    usage: { tar: "usage.sh", restic: "usage.sh" },
+    restore: { tar: "restore-volume.sh", restic: "restore-volume.sh" },
 };
 
 const sourceDir = path.join(__dirname, "scripts");
@@ -42,7 +42,10 @@ export function scriptUploads(): Array<{ file: string; content: string; executab
     const scripts = Object.entries(jobScripts()).map(([name, content]) => ({ file: `${scriptDir}/${name}`, content, executable: true }));
     const wrappers = Object.entries(commands).map(([command, script]) => ({
         file: `/usr/local/bin/${command}`,
-        content: `#!/bin/sh\nexec sh ${scriptDir}/${script} "$@"\n`,
+        content:
+            script.tar === script.restic
+                ? `#!/bin/sh\nexec sh ${scriptDir}/${script.tar} "$@"\n`
+                : `#!/bin/sh\ncase "\${BACKUP_ENGINE:-tar}" in\nrestic) exec sh ${scriptDir}/${script.restic} "$@" ;;\n*) exec sh ${scriptDir}/${script.tar} "$@" ;;\nesac\n`,
         executable: true,
     }));
     return [...scripts, ...wrappers];

@@ -165,6 +165,17 @@ const keyed = <T extends z.ZodType>(schema: T, what: string) =>
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
 
+const cronSchema = (field: string) =>
+    z.string().refine(
+        (c) =>
+            c.trim().split(/\s+/).length === 5 &&
+            c
+                .trim()
+                .split(/\s+/)
+                .every((f) => cronField.test(f)),
+        `${field} must be a 5-field cron expression, e.g. "15 3 * * *"`,
+    );
+
 const hookSchema = z.strictObject({
     container: z.string({ error: "container is required: the key of the container to run the command in" }),
     command: z.array(z.string()).min(1, 'command needs at least one word, e.g. ["sh", "-c", "pg_dump ..."]'),
@@ -183,25 +194,14 @@ const consistencySchema = z
 
 const backupSchema = z.strictObject({
     volumes: z.array(z.string(), { error: "volumes must list the keys of the volumes to back up" }),
-    engine: z.enum(["tar"], { error: 'engine must be "tar"' }).optional(),
+    engine: z.enum(["tar", "restic"], { error: 'engine must be "tar" or "restic"' }).optional(),
     targetPath: absolutePath("targetPath").optional(),
     targetVolume: z.string().optional(),
     compression: z.enum(["gzip", "zstd", "none"], { error: 'compression must be "gzip", "zstd" or "none"' }).optional(),
     prefix: nameField("archive prefix").optional(),
     image: inputString.optional(),
     pull: z.boolean().optional(),
-    schedule: z
-        .string()
-        .refine(
-            (c) =>
-                c.trim().split(/\s+/).length === 5 &&
-                c
-                    .trim()
-                    .split(/\s+/)
-                    .every((f) => cronField.test(f)),
-            'schedule must be a 5-field cron expression, e.g. "15 3 * * *"',
-        )
-        .optional(),
+    schedule: cronSchema("schedule").optional(),
     onDeploy: z.boolean().optional(),
     onDestroy: z.boolean().optional(),
     keepLast: z.number().int().min(0, "keepLast must be 0 (no limit) or more").optional(),
@@ -210,6 +210,27 @@ const backupSchema = z.strictObject({
     consistency: z.record(z.string(), consistencySchema).optional(),
     dockerSocket: absolutePath("dockerSocket").optional(),
     restoreCommand: z.boolean().optional(),
+    restic: z
+        .strictObject({
+            repository: z.string().min(1, "repository must not be empty").optional(),
+            password: inputString.optional(),
+            keepDaily: z.number().int().min(0, "keepDaily must be 0 (off) or more").optional(),
+            keepWeekly: z.number().int().min(0, "keepWeekly must be 0 (off) or more").optional(),
+            keepMonthly: z.number().int().min(0, "keepMonthly must be 0 (off) or more").optional(),
+            checkSchedule: cronSchema("checkSchedule").optional(),
+            checkSubset: z
+                .string()
+                .regex(
+                    /^(0|\d+(\.\d+)?%|\d+\/\d+|\d+[KMGT])$/,
+                    'checkSubset must be a percentage ("5%"), n/t ("1/7"), a size ("500M") or 0',
+                )
+                .optional(),
+            network: nameField("network").optional(),
+            sshKey: inputString.optional(),
+            sshKnownHosts: z.string().optional(),
+            env: z.record(z.string().regex(envName, "environment variable names use [A-Za-z0-9_]"), inputString).optional(),
+        })
+        .optional(),
     diskUsage: z
         .strictObject({
             maxPercent: z
@@ -236,8 +257,8 @@ const restoreSchema = z.strictObject({
         .string({ error: 'from is required: "latest" or an archive file name' })
         .min(1)
         .refine(
-            (f) => f === "latest" || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\.tar(\.gz|\.zst)?$/.test(f),
-            'from must be "latest" or an archive file name like "shop-prod-pgdata-20260101T030000Z.tar.gz"',
+            (f) => f === "latest" || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\.tar(\.gz|\.zst)?$/.test(f) || /^[0-9a-f]{4,64}$/.test(f),
+            'from must be "latest", an archive file name like "shop-prod-pgdata-20260101T030000Z.tar.gz", or a restic snapshot id',
         ),
     prefix: nameField("archive prefix").optional(),
     sourceVolume: z.string().regex(keyPattern, "sourceVolume must be a volume key").optional(),
@@ -380,7 +401,21 @@ function checkBackup(args: z.output<typeof stackArgsObject>, declared: string[],
                 // External volumes can be backed up too: they are mounted by name.
             }
         });
-        if ((backup.targetPath === undefined) === (backup.targetVolume === undefined)) {
+        const remoteRepository = backup.engine === "restic" && isRemoteRepository(backup.restic?.repository);
+        if (backup.engine === "restic" && backup.restic?.password === undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["backup", "restic", "password"],
+                message:
+                    "the restic engine needs a repository password: set passwordSecret to the config key of a secret (pulumi config set --secret ...)",
+            });
+        }
+        if (backup.engine !== "restic" && backup.restic !== undefined) {
+            ctx.addIssue({ code: "custom", path: ["backup", "restic"], message: 'restic settings need engine: "restic"' });
+        }
+        if (remoteRepository && backup.targetPath === undefined && backup.targetVolume === undefined) {
+            // A remote repository needs no local target.
+        } else if ((backup.targetPath === undefined) === (backup.targetVolume === undefined)) {
             ctx.addIssue({
                 code: "custom",
                 path: ["backup"],
@@ -462,6 +497,11 @@ function checkBackup(args: z.output<typeof stackArgsObject>, declared: string[],
         }
         restored.set(restore.volume, i);
     });
+}
+
+/** Whether a restic repository string names a remote backend (`sftp:`, `rest:`, `s3:`...). */
+export function isRemoteRepository(repository: string | undefined): boolean {
+    return repository !== undefined && /^[a-z0-9]+:/.test(repository);
 }
 
 /** Invalid stack config or component args. The message lists every problem, one per line. */

@@ -65,8 +65,38 @@ export function loadStackArgs(config: ConfigSource): PersistentStackArgs {
             container.env = env;
         }
     }
+    resolveResticSecrets(raw.backup, config, problems);
     if (problems.length) {
         throw new ConfigError(problems, "stack config");
     }
     return validateStackArgs(raw, "stack config");
+}
+
+/**
+ * `backup.restic.passwordSecret` and `sshKeySecret` name config keys holding
+ * secrets; they become the secret Outputs `password` and `sshKey`.
+ */
+function resolveResticSecrets(backup: unknown, config: ConfigSource, problems: string[]): void {
+    const restic = (backup as { restic?: Record<string, unknown> } | undefined)?.restic;
+    if (!restic || typeof restic !== "object") {
+        return;
+    }
+    for (const [field, target] of [
+        ["passwordSecret", "password"],
+        ["sshKeySecret", "sshKey"],
+    ] as const) {
+        const key = restic[field];
+        if (key === undefined) {
+            continue;
+        }
+        delete restic[field];
+        const where = `backup.restic.${field}`;
+        if (typeof key !== "string" || key === "") {
+            problems.push(`${where}: must name a config key holding a secret`);
+        } else if (config.get(key) === undefined) {
+            problems.push(`${where}: config key "${key}" is not set; run: pulumi config set --secret ${key} <value>`);
+        } else {
+            restic[target] = config.requireSecret(key);
+        }
+    }
 }

@@ -1,6 +1,8 @@
 import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
 import { PersistentStack, PersistentStackArgs, resetClaimedNames, validateStackArgs } from "../../components";
 import { parseDiskUsage } from "../../components/persistentStack";
+import { loadStackArgs } from "../../components/config/stackConfig";
 import { dockerRunCommand, shellQuote } from "../../components/backup/plan";
 import { scriptBundle, scriptUploads } from "../../components/backup/scripts";
 import { RecordedResource, recordProgram } from "../helpers/pulumiMocks";
@@ -49,7 +51,8 @@ describe("backup jobs", () => {
         assert.ok(!JSON.stringify(job.inputs.mounts).includes("docker.sock"), "no Docker socket");
         assert.ok(job.inputs.envs.includes("BACKUP_SCHEDULE=15 3 * * *"));
         assert.ok(job.inputs.envs.includes("BACKUP_PREFIX=shop-staging"));
-        assert.deepStrictEqual(job.inputs.command, ["sh", "/usr/local/lib/pds/scheduler.sh"]);
+        assert.deepStrictEqual(job.inputs.entrypoints, ["sh"]);
+        assert.deepStrictEqual(job.inputs.command, ["/usr/local/lib/pds/scheduler.sh"]);
     });
 
     it("installs the scripts and the backup-now, verify, list and prune commands", () => {
@@ -195,7 +198,7 @@ describe("backup config validation", () => {
         [
             "a restore from a bad name",
             [{ volume: "pgdata", from: "../etc/passwd" }],
-            'restores[0].from: from must be "latest" or an archive file name',
+            'restores[0].from: from must be "latest", an archive file name',
         ],
         [
             "two restores into one volume",
@@ -224,7 +227,7 @@ describe("job commands", () => {
         assert.strictEqual(shellQuote("plain-word_1.2"), "plain-word_1.2");
         assert.strictEqual(shellQuote("it's here"), `'it'\\''s here'`);
         const cmd = dockerRunCommand({ image: "busybox:1.37", env: { A: "x y" }, mounts: [], labels: { "pds.kind": "backup" } });
-        assert.strictEqual(cmd, "docker run --rm -i --network none --label pds.kind=backup --env 'A=x y' busybox:1.37 sh -s");
+        assert.strictEqual(cmd, "docker run --rm -i --network none --label pds.kind=backup --env 'A=x y' --entrypoint sh busybox:1.37 -s");
     });
 
     it("bundles every script into a self-extracting program", () => {
@@ -237,7 +240,10 @@ describe("job commands", () => {
 
     it("uploads wrappers that exec the scripts", () => {
         const wrapper = scriptUploads().find((u) => u.file === "/usr/local/bin/backup-now")!;
-        assert.strictEqual(wrapper.content, '#!/bin/sh\nexec sh /usr/local/lib/pds/backup.sh "$@"\n');
+        assert.strictEqual(
+            wrapper.content,
+            '#!/bin/sh\ncase "${BACKUP_ENGINE:-tar}" in\nrestic) exec sh /usr/local/lib/pds/restic-backup.sh "$@" ;;\n*) exec sh /usr/local/lib/pds/backup.sh "$@" ;;\nesac\n',
+        );
         assert.ok(wrapper.executable);
     });
 });
@@ -382,4 +388,161 @@ describe("consistency hooks, disk usage and the restore command", () => {
             );
         });
     }
+});
+
+describe("the restic engine", () => {
+    const resticArgs = (restic: Record<string, unknown> = {}, backup: Record<string, unknown> = {}): PersistentStackArgs =>
+        args({
+            restores: [{ volume: "pgdata", from: "latest" }],
+            backup: {
+                volumes: ["pgdata", "uploads"],
+                targetVolume: "backups",
+                engine: "restic",
+                onDestroy: true,
+                restic: { password: pulumi.secret("correct horse"), keepDaily: 7, keepWeekly: 4, checkSchedule: "0 5 * * 0", ...restic },
+                ...backup,
+            } as any,
+        });
+
+    it("runs the official restic image with the repository on the backup target", async () => {
+        const rec = await record(resticArgs());
+        assert.strictEqual(byName(rec.resources, "shop-img-backup").inputs.name, "restic/restic:0.17.3");
+        const envs: string[] = byName(rec.resources, "shop-backup").inputs.envs;
+        for (const e of [
+            "BACKUP_ENGINE=restic",
+            "RESTIC_REPOSITORY=/backup/restic",
+            "RESTIC_PASSWORD_FILE=/run/pds/restic-password",
+            "BACKUP_KEEP_DAILY=7",
+            "BACKUP_KEEP_WEEKLY=4",
+            "BACKUP_CHECK_SCHEDULE=0 5 * * 0",
+            "BACKUP_CHECK_SUBSET=5%",
+        ]) {
+            assert.ok(envs.includes(e), e);
+        }
+        assert.strictEqual(byName(rec.resources, "shop-backup").inputs.networkMode, "none");
+    });
+
+    it("keeps the password out of labels, arguments and the container environment", async () => {
+        const rec = await record(resticArgs());
+        const job = byName(rec.resources, "shop-backup");
+        assert.ok(!JSON.stringify(job.inputs.envs).includes("correct horse"));
+        assert.ok(!JSON.stringify(job.inputs.labels).includes("correct horse"));
+        const upload = job.inputs.uploads.find((u: any) => u.file === "/run/pds/restic-password");
+        assert.strictEqual(upload.content, "correct horse");
+        assert.ok(job.secretInputs.includes("uploads"), "the uploaded password stays secret in state");
+        for (const name of ["shop-predeploy-db", "shop-restore-pgdata"]) {
+            const cmd = byName(rec.resources, name);
+            assert.ok(
+                !cmd.inputs.create.includes("correct horse") &&
+                    !cmd.inputs.create.includes(Buffer.from("correct horse").toString("base64")),
+                name,
+            );
+            assert.strictEqual(cmd.inputs.environment.PDS_SECRET_1, Buffer.from("correct horse").toString("base64"));
+            assert.ok(cmd.secretInputs.includes("environment"), `${name}: environment is secret`);
+            assert.match(cmd.inputs.create, /^\{ printf '%s\\n' "\$PDS_SECRET_1"; cat <<'PDS_BUNDLE'\n/);
+            assert.match(
+                cmd.inputs.create,
+                /--entrypoint sh restic\/restic:0\.17\.3 -c 'set -eu; umask 077; for f in \/run\/pds\/restic-password; do/,
+            );
+        }
+        assert.match(byName(rec.resources, "shop-predeploy-db").inputs.create, /exec sh \/usr\/local\/lib\/pds\/restic-backup\.sh\n/);
+        assert.match(byName(rec.resources, "shop-restore-pgdata").inputs.create, /exec sh \/usr\/local\/lib\/pds\/restic-restore\.sh\n/);
+        assert.match(
+            byName(rec.resources, "shop-restore-pgdata").inputs.create,
+            /--mount type=volume,source=shop-staging-backups,target=\/backup /,
+            "restic locks the repository: read-write",
+        );
+    });
+
+    it("reaches a remote sftp repository through a network, with the key as a secret file and an ssh config", async () => {
+        const rec = await record(
+            resticArgs(
+                {
+                    repository: "sftp:backup@backup-host:/srv/restic",
+                    sshKey: pulumi.secret("-----BEGIN KEY-----\nabc\n-----END KEY-----\n"),
+                    network: "backupnet",
+                },
+                {
+                    targetVolume: undefined,
+                },
+            ),
+        );
+        const job = byName(rec.resources, "shop-backup");
+        assert.strictEqual(job.inputs.networkMode, "backupnet");
+        assert.ok(!job.inputs.mounts.some((m: any) => m.target === "/backup"), "no local target");
+        const files = job.inputs.uploads.map((u: any) => u.file);
+        assert.ok(files.includes("/run/pds/ssh/id_ed25519") && files.includes("/etc/ssh/ssh_config"));
+        const gate = byName(rec.resources, "shop-predeploy-db");
+        assert.match(gate.inputs.create, /--network backupnet /);
+        assert.match(gate.inputs.create, /for f in \/run\/pds\/restic-password \/run\/pds\/ssh\/id_ed25519; do/);
+        assert.deepStrictEqual(Object.keys(gate.inputs.environment).sort(), ["PDS_SECRET_1", "PDS_SECRET_2"]);
+    });
+
+    it("uses the bridge network for a remote repository by default, and none for a local one", async () => {
+        const remote = await record(resticArgs({ repository: "rest:https://backups.example.test/shop" }, { targetVolume: undefined }));
+        assert.strictEqual(byName(remote.resources, "shop-backup").inputs.networkMode, "bridge");
+    });
+
+    const invalid: Array<[string, any, string]> = [
+        [
+            "restic without a password",
+            { engine: "restic", restic: {} },
+            "backup.restic.password: the restic engine needs a repository password",
+        ],
+        ["restic settings with the tar engine", { restic: { password: "x" } }, 'backup.restic: restic settings need engine: "restic"'],
+        [
+            "a bad check subset",
+            { engine: "restic", restic: { password: "x", checkSubset: "lots" } },
+            "backup.restic.checkSubset: checkSubset must be a percentage",
+        ],
+        [
+            "a bad check schedule",
+            { engine: "restic", restic: { password: "x", checkSchedule: "weekly" } },
+            "backup.restic.checkSchedule: checkSchedule must be a 5-field cron expression",
+        ],
+        [
+            "a local repository without a target",
+            { engine: "restic", targetVolume: undefined, restic: { password: "x" } },
+            "backup: set exactly one of targetPath",
+        ],
+    ];
+    for (const [what, backup, expected] of invalid) {
+        it(`rejects ${what}`, () => {
+            assert.throws(
+                () =>
+                    validateStackArgs({
+                        ...args(),
+                        restores: undefined,
+                        backup: { volumes: ["pgdata"], targetVolume: "backups", ...backup },
+                    }),
+                (e: Error) => e.message.includes(expected) || assert.fail(e.message),
+            );
+        });
+    }
+
+    it("reads the password and SSH key from secret config keys", () => {
+        const source = (values: Record<string, unknown>) => ({
+            getObject: <T>(k: string) => values[k] as T | undefined,
+            get: (k: string) => values[k] as string | undefined,
+            requireSecret: (k: string) => pulumi.secret(String(values[k])),
+        });
+        const loaded = loadStackArgs(
+            source({
+                volumes: { data: {}, backups: {} },
+                backup: { volumes: ["data"], targetVolume: "backups", engine: "restic", restic: { passwordSecret: "resticPassword" } },
+                resticPassword: "pw",
+            }),
+        );
+        assert.ok(pulumi.Output.isInstance(loaded.backup!.restic!.password));
+        assert.throws(
+            () =>
+                loadStackArgs(
+                    source({
+                        volumes: { data: {} },
+                        backup: { volumes: ["data"], targetPath: "/srv/b", engine: "restic", restic: { passwordSecret: "nope" } },
+                    }),
+                ),
+            /backup\.restic\.passwordSecret: config key "nope" is not set; run: pulumi config set --secret nope <value>/,
+        );
+    });
 });

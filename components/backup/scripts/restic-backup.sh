@@ -60,6 +60,14 @@ PDS_DIR=$(dirname "$(readlink -f "$0")")
 . "$PDS_DIR/lib.sh"
 # shellcheck source=restic-lib.sh
 . "$PDS_DIR/restic-lib.sh"
+# shellcheck source=hooks.sh
+. "$PDS_DIR/hooks.sh"
+
+# Containers stopped or paused for consistency come back even when the run is
+# interrupted.
+cleanup() {
+	resume_all || true
+}
 
 load_config() {
 	require_prefix
@@ -197,6 +205,7 @@ main() {
 	pds_init
 	FAILED=
 	load_config
+	hooks_load_config
 	resolve_volumes
 	ensure_repository
 
@@ -204,7 +213,7 @@ main() {
 	SKIPPED=
 	for _m_vol in $VOLUMES; do
 		BV_SKIPPED=false
-		if backup_volume "$_m_vol"; then
+		if hooked_backup "$_m_vol" backup_volume; then
 			if [ "$BV_SKIPPED" = true ]; then
 				SKIPPED="$SKIPPED $_m_vol"
 			else

@@ -2,7 +2,9 @@
 # scheduler.sh: entrypoint of the long-running backup container.
 #
 # With BACKUP_SCHEDULE set (5-field cron, UTC) it runs busybox crond in the
-# foreground with one job, backup.sh, whose output goes to the container's log
+# foreground with the engine's backup script (backup.sh, or restic-backup.sh
+# with BACKUP_ENGINE=restic), and BACKUP_CHECK_SCHEDULE adds the engine's check
+# (verify.sh, restic-check.sh); their output goes to the container's log
 # (`docker logs <prefix>-backup`). Without a schedule it just stays up, so
 # `docker exec <prefix>-backup backup-now` works on demand.
 #
@@ -16,14 +18,22 @@ CRONTABS=/var/spool/cron/crontabs
 
 save_environment() {
 	# Single-quote every value so the file is safe to source.
-	env | grep -E '^(BACKUP|RESTORE)_[A-Z_]*=' | while IFS='=' read -r name value; do
+	# restic's backends read their credentials from the environment too.
+	env | grep -E '^(BACKUP|RESTORE|RESTIC|AWS|B2|AZURE|GOOGLE|OS|ST)_[A-Z_0-9]*=' | while IFS='=' read -r name value; do
 		printf "export %s='%s'\n" "$name" "$(printf '%s' "$value" | sed "s/'/'\\\\''/g")"
 	done >"$ENV_FILE"
 }
 
 main() {
+	# The engine's scripts: tar (default) or restic.
+	case "${BACKUP_ENGINE:-tar}" in
+	restic) BACKUP_SCRIPT=restic-backup.sh BACKUP_CHECK_SCRIPT=restic-check.sh ;;
+	*) BACKUP_SCRIPT=backup.sh BACKUP_CHECK_SCRIPT=verify.sh ;;
+	esac
+	# Secret files arrive world-readable (Docker uploads); ssh refuses such keys.
+	chmod -R go-rwx /run/pds 2>/dev/null || true
 	save_environment
-	if [ -z "${BACKUP_SCHEDULE:-}" ]; then
+	if [ -z "${BACKUP_SCHEDULE:-}" ] && [ -z "${BACKUP_CHECK_SCHEDULE:-}" ]; then
 		echo "scheduler.sh: no schedule; waiting for 'backup-now' (docker exec)" >&2
 		trap 'exit 0' TERM INT
 		while :; do
@@ -32,9 +42,17 @@ main() {
 		done
 	fi
 	mkdir -p "$CRONTABS"
-	printf '%s . %s; sh %s/backup.sh >/proc/1/fd/1 2>/proc/1/fd/2\n' \
-		"$BACKUP_SCHEDULE" "$ENV_FILE" "$PDS_DIR" >"$CRONTABS/root"
-	echo "scheduler.sh: backups scheduled at '$BACKUP_SCHEDULE' (UTC)" >&2
+	{
+		if [ -n "${BACKUP_SCHEDULE:-}" ]; then
+			printf '%s . %s; sh %s/%s >/proc/1/fd/1 2>/proc/1/fd/2\n' \
+				"$BACKUP_SCHEDULE" "$ENV_FILE" "$PDS_DIR" "$BACKUP_SCRIPT"
+		fi
+		if [ -n "${BACKUP_CHECK_SCHEDULE:-}" ]; then
+			printf '%s . %s; sh %s/%s >/proc/1/fd/1 2>/proc/1/fd/2\n' \
+				"$BACKUP_CHECK_SCHEDULE" "$ENV_FILE" "$PDS_DIR" "$BACKUP_CHECK_SCRIPT"
+		fi
+	} >"$CRONTABS/root"
+	echo "scheduler.sh: backups at '${BACKUP_SCHEDULE:-never}', checks at '${BACKUP_CHECK_SCHEDULE:-never}' (cron, UTC)" >&2
 	exec crond -f -l 8 -L /dev/stderr -c "$CRONTABS"
 }
 
