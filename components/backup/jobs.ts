@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { labelList } from "../naming";
-import { BackupPlan, dockerRunCommand, JobMount, RestorePlan, SecretFile, sshConfig, secretPaths } from "./plan";
+import { BackupPlan, dockerRunCommand, JobMount, RestorePlan, SecretFile } from "./plan";
 import { scriptBundle, scriptDir, scriptUploads } from "./scripts";
 
 /** A one-shot job: `docker run` of a job script. */
@@ -98,8 +98,6 @@ export function backupContainer(
     image: pulumi.Input<string>,
     opts: pulumi.CustomResourceOptions,
 ): docker.Container {
-    const sshKey = plan.secretFiles.some((f) => f.path === secretPaths.sshKey);
-    const knownHosts = plan.secretFiles.some((f) => f.path === secretPaths.knownHosts);
     return new docker.Container(
         name,
         {
@@ -131,11 +129,7 @@ export function backupContainer(
             // Docker socket only for hooks or `restore`.
             networkMode: plan.network,
             // Scripts, and secrets as files (uploads do not show in `docker inspect`).
-            uploads: [
-                ...scriptUploads(),
-                ...plan.secretFiles.map((f) => ({ file: f.path, content: f.content })),
-                ...(sshKey ? [{ file: "/etc/ssh/ssh_config", content: sshConfig(knownHosts) }] : []),
-            ],
+            uploads: [...scriptUploads(), ...plan.secretFiles.map((f) => ({ file: f.path, content: f.content }))],
             restart: "unless-stopped",
             labels: labelList(plan.labels),
         },

@@ -194,6 +194,10 @@ function resticSettings(spec: BackupSpec): { env: Record<string, string>; networ
     if (restic.sshKnownHosts !== undefined) {
         secretFiles.push({ path: secretPaths.knownHosts, content: restic.sshKnownHosts });
     }
+    if (restic.sshKey !== undefined) {
+        // Not a secret, but every job needs it beside the key.
+        secretFiles.push({ path: "/etc/ssh/ssh_config", content: sshConfig(restic.sshKnownHosts !== undefined) });
+    }
     return {
         env: {
             BACKUP_ENGINE: "restic",

@@ -1828,7 +1828,10 @@ export class ReplayHarness {
             stdin: inputs.stdin === undefined ? undefined : String(inputs.stdin),
         });
         if (r.code !== 0) {
-            throw new Error(`exit status ${r.code}: running ${JSON.stringify(command)}:\n${r.all}`);
+            // The real provider quotes the whole command; job commands carry their scripts,
+            // so only the start is kept here.
+            const shown = command.length > 300 ? `${command.slice(0, 297)}...` : command;
+            throw new Error(`exit status ${r.code}: running ${JSON.stringify(shown)}:\n${r.all}`);
         }
         return { stdout: r.stdout.replace(/\n$/, ""), stderr: r.stderr.replace(/\n$/, "") };
     }

@@ -474,8 +474,8 @@ describe("the restic engine", () => {
         assert.ok(files.includes("/run/pds/ssh/id_ed25519") && files.includes("/etc/ssh/ssh_config"));
         const gate = byName(rec.resources, "shop-predeploy-db");
         assert.match(gate.inputs.create, /--network backupnet /);
-        assert.match(gate.inputs.create, /for f in \/run\/pds\/restic-password \/run\/pds\/ssh\/id_ed25519; do/);
-        assert.deepStrictEqual(Object.keys(gate.inputs.environment).sort(), ["PDS_SECRET_1", "PDS_SECRET_2"]);
+        assert.match(gate.inputs.create, /for f in \/run\/pds\/restic-password \/run\/pds\/ssh\/id_ed25519 \/etc\/ssh\/ssh_config; do/);
+        assert.deepStrictEqual(Object.keys(gate.inputs.environment).sort(), ["PDS_SECRET_1", "PDS_SECRET_2", "PDS_SECRET_3"]);
     });
 
     it("uses the bridge network for a remote repository by default, and none for a local one", async () => {
