@@ -3,11 +3,10 @@
 // `docker exec <stack>-backup backup-now`, and restores through config.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { BackupSpec, PersistentStackArgs } from "../../components";
 import { docker, requireDocker, TEST_IMAGE, treeDigest } from "../helpers/docker";
-import { EngineStack, idleContainer } from "../helpers/engine";
+import { EngineStack, engineSuite, idleContainer } from "../helpers/engine";
 
 const archivePattern = (prefix: string, volume: string, ext = "tar.gz") =>
     new RegExp(`^${prefix}-${volume}-\\d{8}T\\d{6}Z\\.${ext.replace(".", "\\.")}$`);
@@ -35,32 +34,12 @@ function stackArgs(backup: Partial<BackupSpec>, extra: Partial<PersistentStackAr
 }
 
 describe("backups on a real Docker engine (tar engine)", function () {
-    const stacks: EngineStack[] = [];
-    const tempDirs: string[] = [];
-    const newStack = (what: string) => {
-        const s = new EngineStack(what);
-        stacks.push(s);
-        return s;
-    };
-    const tempDir = () => {
-        const d = fs.mkdtempSync(path.join(os.tmpdir(), "pds-backups-"));
-        tempDirs.push(d);
-        return d;
-    };
+    const { newStack, tempDir } = engineSuite();
     const backupNow = (s: EngineStack, env: Record<string, string> = {}, allowFail = false) =>
         docker(["exec", ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]), s.name("backup"), "backup-now"], { allowFail });
 
     before(async function () {
         await requireDocker(this);
-    });
-
-    after(async () => {
-        for (const s of stacks) {
-            await s.cleanup();
-        }
-        for (const d of tempDirs) {
-            fs.rmSync(d, { recursive: true, force: true });
-        }
     });
 
     it("round-trips a tree through backup-now and a restore into another stack (clone prod into staging)", async () => {

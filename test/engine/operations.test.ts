@@ -2,13 +2,10 @@
 // (image built from Debian's packages), consistency hooks, disk usage, and the
 // backup container's commands.
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import type { PersistentStackArgs } from "../../components";
 import { parseDiskUsage } from "../../components/persistentStack";
 import { docker, requireDocker, TEST_IMAGE } from "../helpers/docker";
-import { EngineStack, idleContainer } from "../helpers/engine";
+import { EngineStack, engineSuite, idleContainer } from "../helpers/engine";
 
 const POSTGRES_IMAGE = process.env.PDS_POSTGRES_IMAGE ?? "pds-test/postgres:latest";
 const OPS_IMAGE = process.env.PDS_OPS_IMAGE ?? "pds-test/ops:latest";
@@ -44,32 +41,12 @@ const psql = async (s: EngineStack, sql: string, key = "db") =>
     (await s.exec(key, `psql -U app -d app -v ON_ERROR_STOP=1 -qAt -c "${sql.replace(/"/g, '\\"')}"`)).stdout.trim();
 
 describe("live databases and operations on a real Docker engine", function () {
-    const stacks: EngineStack[] = [];
-    const tempDirs: string[] = [];
-    const newStack = (what: string) => {
-        const s = new EngineStack(what);
-        stacks.push(s);
-        return s;
-    };
-    const tempDir = () => {
-        const d = fs.mkdtempSync(path.join(os.tmpdir(), "pds-ops-"));
-        tempDirs.push(d);
-        return d;
-    };
+    const { newStack, tempDir } = engineSuite();
 
     before(async function () {
         await requireDocker(this);
         await requireDocker(this, { image: POSTGRES_IMAGE });
         await requireDocker(this, { image: OPS_IMAGE });
-    });
-
-    after(async () => {
-        for (const s of stacks) {
-            await s.cleanup();
-        }
-        for (const d of tempDirs) {
-            fs.rmSync(d, { recursive: true, force: true });
-        }
     });
 
     it("keeps a PostgreSQL data directory across container recreation", async () => {

@@ -2,10 +2,9 @@
 // survives what a user does to a stack (recreate, share, tear down, re-deploy).
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { docker, requireDocker, treeDigest, volumeExists } from "../helpers/docker";
-import { EngineStack, idleContainer } from "../helpers/engine";
+import { engineSuite, idleContainer } from "../helpers/engine";
 
 /** Writes a tree that exercises what file-level copies get wrong. */
 const richTree = [
@@ -25,25 +24,10 @@ const richTree = [
 ].join("\n");
 
 describe("data survives on a real Docker engine", function () {
-    const stacks: EngineStack[] = [];
-    const tempDirs: string[] = [];
-    const newStack = (what: string) => {
-        const s = new EngineStack(what);
-        stacks.push(s);
-        return s;
-    };
+    const { newStack, tempDir } = engineSuite();
 
     before(async function () {
         await requireDocker(this);
-    });
-
-    after(async () => {
-        for (const s of stacks) {
-            await s.cleanup();
-        }
-        for (const d of tempDirs) {
-            fs.rmSync(d, { recursive: true, force: true });
-        }
     });
 
     it("a: keeps every file, mode, owner, link and empty directory when its container is recreated", async () => {
@@ -109,8 +93,7 @@ describe("data survives on a real Docker engine", function () {
     });
 
     it("d: binds a configured host directory in dev: host edits are seen inside, container writes on the host", async () => {
-        const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "pds-bind-"));
-        tempDirs.push(hostDir);
+        const hostDir = tempDir();
         fs.writeFileSync(path.join(hostDir, "config.ini"), "debug=false\n");
         const s = newStack("bind");
         await s.up({ containers: { app: idleContainer({ mounts: [{ type: "bind", source: hostDir, target: "/srv/app" }] }) } });
@@ -163,8 +146,7 @@ describe("data survives on a real Docker engine", function () {
     });
 
     it("g: honours local-driver options: a tmpfs-backed volume and a bind to a device path", async () => {
-        const device = fs.mkdtempSync(path.join(os.tmpdir(), "pds-device-"));
-        tempDirs.push(device);
+        const device = tempDir();
         const s = newStack("driveropts");
         await s.up({
             protection: { retainOnDelete: false },

@@ -4,11 +4,10 @@
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { PersistentStackArgs } from "../../components";
 import { docker, removeByLabel, requireDocker, treeDigest } from "../helpers/docker";
-import { EngineStack, idleContainer } from "../helpers/engine";
+import { EngineStack, engineSuite, idleContainer } from "../helpers/engine";
 
 const RESTIC_IMAGE = process.env.PDS_RESTIC_IMAGE ?? "pds-test/restic:latest";
 const SSHD_IMAGE = process.env.PDS_SSHD_IMAGE ?? "pds-test/sshd:latest";
@@ -61,33 +60,13 @@ const fillData = [
 ].join("\n");
 
 describe("restic engine on a real Docker engine", function () {
-    const stacks: EngineStack[] = [];
-    const tempDirs: string[] = [];
-    const newStack = (what: string) => {
-        const s = new EngineStack(what);
-        stacks.push(s);
-        return s;
-    };
-    const tempDir = () => {
-        const d = fs.mkdtempSync(path.join(os.tmpdir(), "pds-restic-"));
-        tempDirs.push(d);
-        return d;
-    };
+    const { newStack, tempDir } = engineSuite();
     const ops = (s: EngineStack, args: string[], env: Record<string, string> = {}) =>
         docker(["exec", ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]), s.name("backup"), ...args], { allowFail: true });
     const prefixOf = (s: EngineStack) => s.name("").slice(0, -1);
 
     before(async function () {
         await requireDocker(this, { image: RESTIC_IMAGE });
-    });
-
-    after(async () => {
-        for (const s of stacks) {
-            await s.cleanup();
-        }
-        for (const d of tempDirs) {
-            fs.rmSync(d, { recursive: true, force: true });
-        }
     });
 
     it("round-trips a tree, and a second backup of unchanged data adds under 1% to the repository", async () => {

@@ -2,6 +2,9 @@
 // under Pulumi mocks and replayed by the harness (test/helpers/replay.ts), the
 // way `pulumi up` and `pulumi destroy` would apply it with the docker provider.
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { PersistentStack, PersistentStackArgs, resetClaimedNames } from "../../components";
 import { docker, removeByLabel, TEST_IMAGE } from "./docker";
 import { recordProgram } from "./pulumiMocks";
@@ -64,4 +67,33 @@ export class EngineStack {
     async cleanup(): Promise<void> {
         await removeByLabel(this.label);
     }
+}
+
+/**
+ * Stacks and temporary host directories for one engine suite, removed in the
+ * suite's `after` hook (call from inside a `describe`).
+ */
+export function engineSuite(): { newStack(what: string): EngineStack; tempDir(): string } {
+    const stacks: EngineStack[] = [];
+    const dirs: string[] = [];
+    after(async () => {
+        for (const s of stacks) {
+            await s.cleanup();
+        }
+        for (const d of dirs) {
+            fs.rmSync(d, { recursive: true, force: true });
+        }
+    });
+    return {
+        newStack(what: string) {
+            const s = new EngineStack(what);
+            stacks.push(s);
+            return s;
+        },
+        tempDir() {
+            const d = fs.mkdtempSync(path.join(os.tmpdir(), "pds-engine-"));
+            dirs.push(d);
+            return d;
+        },
+    };
 }

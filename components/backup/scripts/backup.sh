@@ -74,41 +74,6 @@ load_config() {
 	require_compressor "$EXT"
 }
 
-# add_volume KEY: queue a volume once; an invalid key fails that volume only.
-add_volume() {
-	if ! is_name "$1"; then
-		err "volume '$1': invalid volume key: it must match $NAME_RULE"
-		FAILED="$FAILED '$1'"
-		return 0
-	fi
-	case " $VOLUMES " in
-	*" $1 "*) ;;
-	*) VOLUMES="${VOLUMES:+$VOLUMES }$1" ;;
-	esac
-}
-
-# resolve_volumes: BACKUP_VOLUMES, else every directory in the sources dir.
-# VOLUMES holds only valid keys, so it splits safely on blanks.
-resolve_volumes() {
-	VOLUMES=
-	if [ -n "$(printf '%s' "${BACKUP_VOLUMES:-}" | tr -d ' \t\n')" ]; then
-		set -f # keys are not globs
-		for _rv_key in $BACKUP_VOLUMES; do
-			add_volume "$_rv_key"
-		done
-		set +f
-	else
-		[ -d "$BACKUP_SOURCES_DIR" ] ||
-			die_config "sources directory $BACKUP_SOURCES_DIR does not exist and BACKUP_VOLUMES is empty"
-		for _rv_dir in "$BACKUP_SOURCES_DIR"/*; do
-			[ -d "$_rv_dir" ] || continue
-			add_volume "${_rv_dir##*/}"
-		done
-	fi
-	[ -n "$VOLUMES" ] || [ -n "$FAILED" ] ||
-		die_config "nothing to back up: no directories in $BACKUP_SOURCES_DIR and BACKUP_VOLUMES is empty"
-}
-
 # timestamp_taken TS: some queued volume already has an archive named for TS.
 timestamp_taken() {
 	for _tt_vol in $VOLUMES; do
