@@ -104,12 +104,16 @@ describe("backups on a real Docker engine (tar engine)", function () {
         await s.exec("app", "dd if=/dev/urandom of=/data/big bs=1M count=192 2>/dev/null");
 
         const running = backupNow(s, {}, true);
-        // Wait (bounded) until the partial file exists, then SIGKILL the whole job container.
-        const deadline = Date.now() + 30_000;
-        while (!(await docker(["exec", s.name("backup"), "sh", "-c", "ls -a /backup | grep -q partial"], { allowFail: true })).code) {
+        // Watch the target volume from the host (fast), and SIGKILL the whole job
+        // container as soon as the new archive's partial file is being written.
+        const mountpoint = (await docker(["volume", "inspect", "-f", "{{.Mountpoint}}", s.name("backups")])).stdout.trim();
+        const deadline = Date.now() + 60_000;
+        while (!fs.readdirSync(mountpoint).some((f) => f.includes(".partial-"))) {
             assert.ok(Date.now() < deadline, "a partial archive appeared");
+            await new Promise((resolve) => setTimeout(resolve, 10));
         }
         await docker(["kill", s.name("backup")]);
+        assert.ok(fs.readdirSync(mountpoint).some((f) => f.includes(".partial-")), "killed mid-write: the partial file is still there");
         await running;
         const after = await filesIn(s.name("backups"));
         assert.deepEqual(
