@@ -113,7 +113,10 @@ describe("backups on a real Docker engine (tar engine)", function () {
             await new Promise((resolve) => setTimeout(resolve, 10));
         }
         await docker(["kill", s.name("backup")]);
-        assert.ok(fs.readdirSync(mountpoint).some((f) => f.includes(".partial-")), "killed mid-write: the partial file is still there");
+        assert.ok(
+            fs.readdirSync(mountpoint).some((f) => f.includes(".partial-")),
+            "killed mid-write: the partial file is still there",
+        );
         await running;
         const after = await filesIn(s.name("backups"));
         assert.deepEqual(
