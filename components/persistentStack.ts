@@ -274,15 +274,24 @@ function containerArgsOf(container: ContainerPlan, image: pulumi.Input<string>, 
         restart: container.restart,
         memory: container.memoryMb,
         labels: labelList(container.labels),
-        mounts: container.mounts.map((m) => ({
-            type: m.type,
-            target: m.target,
-            source: m.source,
-            readOnly: m.readOnly,
-            volumeOptions: m.volumeOptions,
-            bindOptions: m.bindOptions,
-            tmpfsOptions: m.tmpfsOptions,
-        })),
+        mounts: container.mounts
+            .filter((m) => !m.createHostPath)
+            .map((m) => ({
+                type: m.type,
+                target: m.target,
+                source: m.source,
+                readOnly: m.readOnly,
+                volumeOptions: m.volumeOptions,
+                bindOptions: m.bindOptions,
+                tmpfsOptions: m.tmpfsOptions,
+            })),
+        // Binds that create a missing host directory: Docker does that for `-v`
+        // binds (the provider's `volumes`), never for `--mount`.
+        volumes: container.mounts.some((m) => m.createHostPath)
+            ? container.mounts
+                  .filter((m) => m.createHostPath)
+                  .map((m) => ({ hostPath: m.source, containerPath: m.target, readOnly: m.readOnly }))
+            : undefined,
         networksAdvanced: [{ name: network.name, aliases: container.aliases }],
         ports: container.ports.map((p) => ({
             internal: p.internal,

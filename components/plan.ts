@@ -28,6 +28,8 @@ export interface MountPlan {
     volumeKey?: string;
     volumeOptions?: { noCopy?: boolean; subpath?: string };
     bindOptions?: { propagation: string };
+    /** Bind mounts: create a missing host directory (goes through Docker's `-v` binds). */
+    createHostPath?: boolean;
     tmpfsOptions?: { sizeBytes?: number; mode?: number };
 }
 
@@ -137,6 +139,7 @@ function planContainer(
                         target: m.target,
                         source: m.source,
                         readOnly: m.readOnly ?? false,
+                        createHostPath: m.createHostPath ?? !m.propagation,
                         ...(m.propagation ? { bindOptions: { propagation: m.propagation } } : {}),
                     };
                 default:

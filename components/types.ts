@@ -230,7 +230,7 @@ export interface ContainerSpec {
 /**
  * One mount. `type` selects which other fields apply:
  * - `volume`: `volume` (a declared volume's key), `readOnly`, `subpath`, `noCopy`;
- * - `bind`: `source` (absolute host path), `readOnly`, `propagation`, `allowDangerous`;
+ * - `bind`: `source` (absolute host path), `readOnly`, `propagation`, `allowDangerous`, `createHostPath`;
  * - `tmpfs`: `size`, `mode`.
  */
 export interface MountSpec {
@@ -252,6 +252,12 @@ export interface MountSpec {
     propagation?: string;
     /** Allow binding a dangerous host path (`/`, `/etc`, the Docker socket, the Docker data root...). Default false. */
     allowDangerous?: boolean;
+    /**
+     * Create a missing host directory, as `docker run -v` and Docker Compose do
+     * (type `bind`). Default true, unless `propagation` is set (Docker cannot do
+     * both); false makes a missing directory an error.
+     */
+    createHostPath?: boolean;
     /** tmpfs size: bytes, or a number with a `k`, `m` or `g` suffix (e.g. `64m`). Default unlimited. */
     size?: string;
     /** tmpfs mode in octal, e.g. `1777`. Default `1777`. */

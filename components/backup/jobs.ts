@@ -120,11 +120,12 @@ export function backupContainer(
                     BACKUP_JOB_IMAGE: jobImage,
                 }).map(([k, v]) => `${k}=${v}`),
             ),
-            mounts: [
-                ...plan.sourceMounts,
-                ...(plan.targetMount ? [plan.targetMount] : []),
-                ...(plan.socketMount ? [plan.socketMount] : []),
-            ],
+            mounts: [...plan.sourceMounts, ...(plan.targetMount?.type === "volume" ? [plan.targetMount] : [])],
+            // Binds (a host target directory, the Docker socket) go through Docker's `-v`
+            // binds, which create a missing target directory.
+            volumes: [plan.targetMount, plan.socketMount]
+                .filter((m): m is JobMount => m?.type === "bind")
+                .map((m) => ({ hostPath: m.source, containerPath: m.target, readOnly: m.readOnly })),
             // Least privilege: no network unless a remote repository needs one, and the
             // Docker socket only for hooks or `restore`.
             networkMode: plan.network,

@@ -349,7 +349,12 @@ export function dockerRunCommand(job: DockerRun): string {
         args.push("--label", `${k}=${v}`);
     }
     for (const m of job.mounts) {
-        args.push("--mount", `type=${m.type},source=${m.source},target=${m.target}${m.readOnly ? ",readonly" : ""}`);
+        // Binds go through -v, which creates a missing host directory (a fresh backup target).
+        if (m.type === "bind") {
+            args.push("--volume", `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`);
+        } else {
+            args.push("--mount", `type=${m.type},source=${m.source},target=${m.target}${m.readOnly ? ",readonly" : ""}`);
+        }
     }
     for (const [k, v] of Object.entries(job.env).sort(([a], [b]) => a.localeCompare(b))) {
         args.push("--env", `${k}=${v}`);

@@ -85,6 +85,7 @@ const mountSchema = z
             })
             .optional(),
         allowDangerous: z.boolean().optional(),
+        createHostPath: z.boolean().optional(),
         size: z
             .union([z.string(), z.number()])
             .transform((s) => String(s))
@@ -98,9 +99,9 @@ const mountSchema = z
     })
     .superRefine((m, ctx) => {
         const forbidden: Record<string, string[]> = {
-            volume: ["source", "propagation", "allowDangerous", "size", "mode"],
+            volume: ["source", "propagation", "allowDangerous", "createHostPath", "size", "mode"],
             bind: ["volume", "subpath", "noCopy", "size", "mode"],
-            tmpfs: ["volume", "source", "subpath", "noCopy", "propagation", "allowDangerous", "readOnly"],
+            tmpfs: ["volume", "source", "subpath", "noCopy", "propagation", "allowDangerous", "createHostPath", "readOnly"],
         };
         for (const field of forbidden[m.type] ?? []) {
             if ((m as Record<string, unknown>)[field] !== undefined) {
@@ -109,6 +110,14 @@ const mountSchema = z
         }
         if (m.type === "volume" && !m.volume) {
             ctx.addIssue({ code: "custom", path: ["volume"], message: "a volume mount needs volume: the key of a declared volume" });
+        }
+        if (m.type === "bind" && m.propagation && m.createHostPath) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["createHostPath"],
+                message:
+                    "Docker cannot create the host directory of a mount with propagation: create it beforehand and drop createHostPath",
+            });
         }
         if (m.type === "bind") {
             const parsed = absolutePath("source").safeParse(m.source);

@@ -92,7 +92,7 @@ describe("data survives on a real Docker engine", function () {
         assert.equal(await volumeExists(throwaway.name("pgdata")), false);
     });
 
-    it("d: binds a configured host directory in dev: host edits are seen inside, container writes on the host", async () => {
+    it("d: binds a configured host directory in dev (created when missing): host edits are seen inside, container writes on the host", async () => {
         const hostDir = tempDir();
         fs.writeFileSync(path.join(hostDir, "config.ini"), "debug=false\n");
         const s = newStack("bind");
@@ -104,6 +104,24 @@ describe("data survives on a real Docker engine", function () {
         assert.equal(fs.readFileSync(path.join(hostDir, "app.log"), "utf8"), "started\n");
         await s.destroy();
         assert.ok(fs.existsSync(path.join(hostDir, "app.log")), "destroy never touches a bind mount's host directory");
+
+        // A fresh dev machine: the configured directory does not exist yet.
+        const missing = path.join(tempDir(), "not", "yet");
+        const fresh = newStack("bind-missing");
+        await fresh.up({ containers: { app: idleContainer({ mounts: [{ type: "bind", source: missing, target: "/srv/app" }] }) } });
+        await fresh.exec("app", "echo created > /srv/app/file");
+        assert.equal(fs.readFileSync(path.join(missing, "file"), "utf8"), "created\n");
+        const strict = newStack("bind-strict");
+        await assert.rejects(
+            strict.up({
+                containers: {
+                    app: idleContainer({
+                        mounts: [{ type: "bind", source: `${missing}-nope`, target: "/srv/app", createHostPath: false }],
+                    }),
+                },
+            }),
+            /does not exist/,
+        );
     });
 
     it("e: refuses writes to a read-only mount and starts a tmpfs mount empty after a restart", async () => {

@@ -142,12 +142,9 @@ describe("backup jobs", () => {
     it("can be turned off per trigger", async () => {
         const rec = await record(args({ backup: { volumes: ["pgdata"], targetPath: "/srv/backups", onDeploy: false } }));
         assert.ok(!rec.resources.some((r) => r.name.includes("predeploy") || r.name.includes("final-backup")));
-        assert.deepStrictEqual(byName(rec.resources, "shop-backup").inputs.mounts[1], {
-            type: "bind",
-            source: "/srv/backups",
-            target: "/backup",
-            readOnly: false,
-        });
+        assert.deepStrictEqual(byName(rec.resources, "shop-backup").inputs.volumes, [
+            { hostPath: "/srv/backups", containerPath: "/backup", readOnly: false },
+        ]);
     });
 });
 
@@ -271,21 +268,18 @@ describe("consistency hooks, disk usage and the restore command", () => {
     it("gives the jobs the Docker socket and a docker CLI image only when hooks need them", async () => {
         const rec = await record(hooked());
         const job = byName(rec.resources, "shop-backup");
-        assert.deepStrictEqual(job.inputs.mounts.at(-1), {
-            type: "bind",
-            source: "/var/run/docker.sock",
-            target: "/var/run/docker.sock",
-            readOnly: false,
-        });
+        assert.deepStrictEqual(job.inputs.volumes, [
+            { hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock", readOnly: false },
+        ]);
         assert.strictEqual(byName(rec.resources, "shop-img-backup").inputs.name, "docker:27-cli");
         assert.match(
             byName(rec.resources, "shop-predeploy-db").inputs.create,
-            /--mount type=bind,source=\/var\/run\/docker\.sock,target=\/var\/run\/docker\.sock /,
+            /--volume \/var\/run\/docker\.sock:\/var\/run\/docker\.sock /,
         );
-        assert.match(byName(rec.resources, "shop-final-backup").inputs.delete, /source=\/var\/run\/docker\.sock/);
+        assert.match(byName(rec.resources, "shop-final-backup").inputs.delete, /--volume \/var\/run\/docker\.sock:/);
         const plain = await record(args());
         assert.ok(!JSON.stringify(byName(plain.resources, "shop-backup").inputs.mounts).includes("docker.sock"));
-        assert.ok(!byName(plain.resources, "shop-predeploy-db").inputs.create.includes("source=/var/run/docker.sock"));
+        assert.ok(!byName(plain.resources, "shop-predeploy-db").inputs.create.includes("--volume /var/run/docker.sock"));
     });
 
     it("encodes stop, pause and hook commands for hooks.sh", async () => {
@@ -308,9 +302,9 @@ describe("consistency hooks, disk usage and the restore command", () => {
         const rec = await record(
             args({ restores: undefined, backup: { volumes: ["pgdata"], targetVolume: "backups", restoreCommand: true } }),
         );
-        assert.ok(JSON.stringify(byName(rec.resources, "shop-backup").inputs.mounts).includes("docker.sock"));
+        assert.ok(JSON.stringify(byName(rec.resources, "shop-backup").inputs.volumes).includes("docker.sock"));
         assert.ok(
-            !byName(rec.resources, "shop-predeploy-db").inputs.create.includes("source=/var/run/docker.sock"),
+            !byName(rec.resources, "shop-predeploy-db").inputs.create.includes("--volume /var/run/docker.sock"),
             "backup runs stay without it",
         );
     });

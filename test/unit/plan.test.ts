@@ -85,7 +85,14 @@ describe("mount planning", () => {
                 readOnly: true,
                 volumeOptions: { noCopy: true, subpath: "app" },
             },
-            { type: "bind", target: "/conf", source: "/srv/conf", readOnly: false, bindOptions: { propagation: "rslave" } },
+            {
+                type: "bind",
+                target: "/conf",
+                source: "/srv/conf",
+                readOnly: false,
+                createHostPath: false,
+                bindOptions: { propagation: "rslave" },
+            },
             { type: "tmpfs", target: "/cache", tmpfsOptions: { sizeBytes: 1024 ** 3, mode: 0o700 } },
         ]);
     });

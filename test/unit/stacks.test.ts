@@ -30,21 +30,24 @@ describe("the dev stack config", () => {
         );
     });
 
-    it("binds the configured host directories for the database and the logs", () => {
+    it("binds the configured host directories for the database and the logs, creating them when missing", () => {
         const db = ofType(rec, types.container).find((r) => r.inputs.name.endsWith("-db"))!;
-        assert.deepStrictEqual(db.inputs.mounts, [
-            { type: "bind", source: "/var/tmp/persistent-docker-dev/pgdata", target: "/var/lib/postgresql/data", readOnly: false },
+        assert.deepStrictEqual(db.inputs.mounts, []);
+        assert.deepStrictEqual(db.inputs.volumes, [
+            { hostPath: "/var/tmp/persistent-docker-dev/pgdata", containerPath: "/var/lib/postgresql/data", readOnly: false },
         ]);
         const web = ofType(rec, types.container).find((r) => r.inputs.name.endsWith("-web"))!;
         assert.deepStrictEqual(
             web.inputs.mounts.map((m: any) => [m.type, m.source, m.target]),
             [
                 ["volume", "persistent-docker-dev-uploads", "/usr/share/nginx/html/uploads"],
-                ["bind", "/var/tmp/persistent-docker-dev/logs", "/var/log/nginx"],
                 ["tmpfs", undefined, "/var/cache/nginx"],
             ],
         );
-        assert.deepStrictEqual(web.inputs.mounts[2].tmpfsOptions, { sizeBytes: 64 * 1024 * 1024, mode: 0o1777 });
+        assert.deepStrictEqual(web.inputs.volumes, [
+            { hostPath: "/var/tmp/persistent-docker-dev/logs", containerPath: "/var/log/nginx", readOnly: false },
+        ]);
+        assert.deepStrictEqual(web.inputs.mounts[1].tmpfsOptions, { sizeBytes: 64 * 1024 * 1024, mode: 0o1777 });
     });
 
     it("shares uploads read-only with the thumbnailer", () => {

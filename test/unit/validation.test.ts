@@ -92,6 +92,11 @@ const invalid: Array<[string, (c: any) => void, string]> = [
         "containers.web.mounts[0].volume: a volume mount needs volume",
     ],
     [
+        "createHostPath with propagation",
+        (c) => c.containers.web.mounts.push({ type: "bind", source: "/srv/x", target: "/x", propagation: "rslave", createHostPath: true }),
+        "containers.web.mounts[2].createHostPath: Docker cannot create the host directory of a mount with propagation",
+    ],
+    [
         "tmpfs with a source",
         (c) => c.containers.web.mounts.push({ type: "tmpfs", source: "/tmp/x", target: "/cache" }),
         "containers.web.mounts[2].source: source does not apply to a tmpfs mount; remove it",
