@@ -6,3 +6,5 @@ export type { StackPlan, VolumePlan, ContainerPlan, MountPlan, NetworkPlan } fro
 export { labelKeys, managedLabels, defaultNamePrefix } from "./naming";
 export type { StackContext } from "./naming";
 export { volumeFingerprint, replacementProblem } from "./volumeGuard";
+export { parseDiskUsage } from "./backup/usage";
+export type { DiskUsage } from "./backup/usage";

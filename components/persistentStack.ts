@@ -4,14 +4,15 @@
 import type * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as crypto from "crypto";
 import { backupContainer, finalBackup, gatingBackup, JobCommandOptions, planJob, restoreJob, usageProbe } from "./backup/jobs";
 import { BackupPlan, planBackup, planRestores } from "./backup/plan";
+import { DiskUsage, parseDiskUsage } from "./backup/usage";
 import { validateStackArgs } from "./config/schema";
-import { labelList } from "./naming";
-import { ContainerPlan, NetworkPlan, planStack, StackPlan, VolumePlan } from "./plan";
+import { containerArgsOf, jobImageOf, pulledImage, replacementFingerprint } from "./containers";
+import { createNetwork } from "./network";
+import { planStack, StackPlan } from "./plan";
 import type { PersistentStackArgs } from "./types";
-import { VolumeGuard, volumeFingerprint } from "./volumeGuard";
+import { createVolume } from "./volumes";
 
 /** Type token of the component. */
 export const persistentStackType = "persistent-docker:index:PersistentStack";
@@ -166,24 +167,6 @@ export class PersistentStack extends pulumi.ComponentResource {
     }
 }
 
-/** Disk usage of a stack's backed-up volumes and backup target (see usage.sh). */
-export interface DiskUsage {
-    volumes: Record<string, { bytes: number; filesystemPercent: number }>;
-    target: { bytes: number; filesystemBytes: number; availableBytes: number; filesystemPercent: number };
-    /** Thresholds exceeded (diskUsage.maxPercent, maxVolumeSize). */
-    alerts: number;
-}
-
-/** The usage probe's JSON, or undefined before it ran (preview, mocks). */
-export function parseDiskUsage(stdout: string | undefined): DiskUsage | undefined {
-    const line = (stdout ?? "").trim().split("\n").pop() ?? "";
-    try {
-        return line ? (JSON.parse(line) as DiskUsage) : undefined;
-    } catch {
-        return undefined;
-    }
-}
-
 /** Forget the names claimed by stacks of this process (for tests that build many programs). */
 export function resetClaimedNames(): void {
     claimedNames.clear();
@@ -205,120 +188,4 @@ function claimNames(component: string, plan: StackPlan, backup: BackupPlan | und
         }
     }
     names.forEach((n) => claimedNames.set(n, component));
-}
-
-function createVolume(stackName: string, volume: VolumePlan, parent: pulumi.Resource): docker.Volume {
-    const guard =
-        volume.retainOnDelete || volume.protect
-            ? [
-                  new VolumeGuard(
-                      `${stackName}-guard-${volume.key}`,
-                      { volumeName: volume.dockerName, configPath: `volumes.${volume.key}`, fingerprint: volumeFingerprint(volume) },
-                      { parent },
-                  ),
-              ]
-            : [];
-    return new docker.Volume(
-        `${stackName}-vol-${volume.key}`,
-        {
-            name: volume.dockerName,
-            driver: volume.driver,
-            driverOpts: volume.driverOpts,
-            labels: labelList(volume.labels),
-        },
-        // Delete first on replacement: the new volume has the same name, so creating it
-        // first would return the old volume, which the delete would then remove.
-        { parent, retainOnDelete: volume.retainOnDelete, protect: volume.protect, deleteBeforeReplace: true, dependsOn: guard },
-    );
-}
-
-function createNetwork(stackName: string, network: NetworkPlan, parent: pulumi.Resource): docker.Network {
-    return new docker.Network(
-        `${stackName}-net`,
-        { name: network.dockerName, driver: network.driver, internal: network.internal, labels: labelList(network.labels) },
-        { parent, deleteBeforeReplace: true },
-    );
-}
-
-function pulledImage(stackName: string, container: ContainerPlan, parent: pulumi.Resource): pulumi.Output<string> {
-    // One RemoteImage per container key, so names stay stable when containers are
-    // added or removed; keepLocally because other stacks may use the same image.
-    const image = new docker.RemoteImage(`${stackName}-img-${container.key}`, { name: container.image, keepLocally: true }, { parent });
-    return image.imageId;
-}
-
-function jobImageOf(
-    stackName: string,
-    backup: BackupPlan,
-    parent: pulumi.Resource,
-): { image: pulumi.Output<string>; dependsOn: pulumi.Resource[] } {
-    if (!backup.pull) {
-        return { image: pulumi.output(backup.image), dependsOn: [] };
-    }
-    const image = new docker.RemoteImage(`${stackName}-img-backup`, { name: backup.image, keepLocally: true }, { parent });
-    // Jobs run by name through the docker CLI; the RemoteImage makes sure it is present.
-    return { image: image.name, dependsOn: [image] };
-}
-
-function containerArgsOf(container: ContainerPlan, image: pulumi.Input<string>, network: docker.Network): docker.ContainerArgs {
-    const envNames = Object.keys(container.env).sort();
-    return {
-        name: container.dockerName,
-        image,
-        command: container.command,
-        entrypoints: container.entrypoint,
-        // Secret values stay secret: pulumi.all keeps the secret bit on the result.
-        envs: envNames.length ? pulumi.all(envNames.map((k) => pulumi.interpolate`${k}=${container.env[k]}`)) : undefined,
-        workingDir: container.workingDir,
-        user: container.user,
-        restart: container.restart,
-        memory: container.memoryMb,
-        labels: labelList(container.labels),
-        mounts: container.mounts
-            .filter((m) => !m.createHostPath)
-            .map((m) => ({
-                type: m.type,
-                target: m.target,
-                source: m.source,
-                readOnly: m.readOnly,
-                volumeOptions: m.volumeOptions,
-                bindOptions: m.bindOptions,
-                tmpfsOptions: m.tmpfsOptions,
-            })),
-        // Binds that create a missing host directory: Docker does that for `-v`
-        // binds (the provider's `volumes`), never for `--mount`.
-        volumes: container.mounts.some((m) => m.createHostPath)
-            ? container.mounts
-                  .filter((m) => m.createHostPath)
-                  .map((m) => ({ hostPath: m.source, containerPath: m.target, readOnly: m.readOnly }))
-            : undefined,
-        networksAdvanced: [{ name: network.name, aliases: container.aliases }],
-        ports: container.ports.map((p) => ({
-            internal: p.internal,
-            external: p.external ?? p.internal,
-            ip: p.ip,
-            protocol: p.protocol ?? "tcp",
-        })),
-        healthcheck: container.healthcheck
-            ? {
-                  tests: container.healthcheck.test,
-                  interval: container.healthcheck.interval,
-                  timeout: container.healthcheck.timeout,
-                  retries: container.healthcheck.retries,
-                  startPeriod: container.healthcheck.startPeriod,
-              }
-            : undefined,
-    };
-}
-
-/** Container inputs that update in place; everything else forces a replacement. */
-export const updatableContainerFields = ["restart", "memory", "memorySwap", "cpuShares", "cpus", "maxRetryCount"];
-
-/**
- * A digest of the container inputs whose change replaces the container: the
- * pre-deploy backup runs again exactly when it changes.
- */
-export function replacementFingerprint(args: docker.ContainerArgs): pulumi.Output<string> {
-    const replacing = Object.fromEntries(Object.entries(args).filter(([k]) => !updatableContainerFields.includes(k)));
-    return pulumi.output(replacing).apply((resolved) => crypto.createHash("sha256").update(JSON.stringify(resolved)).digest("hex"));
 }

@@ -3,7 +3,7 @@
 // backup container's commands.
 import * as assert from "node:assert/strict";
 import type { PersistentStackArgs } from "../../components";
-import { parseDiskUsage } from "../../components/persistentStack";
+import { parseDiskUsage } from "../../components/backup/usage";
 import { docker, requireDocker, TEST_IMAGE } from "../helpers/docker";
 import { EngineStack, engineSuite, idleContainer } from "../helpers/engine";
 

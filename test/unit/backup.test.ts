@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { PersistentStack, PersistentStackArgs, resetClaimedNames, validateStackArgs } from "../../components";
-import { parseDiskUsage } from "../../components/persistentStack";
+import { parseDiskUsage } from "../../components/backup/usage";
 import { loadStackArgs } from "../../components/config/stackConfig";
 import { dockerRunCommand, shellQuote } from "../../components/backup/plan";
 import { scriptBundle, scriptUploads } from "../../components/backup/scripts";
