@@ -2,7 +2,8 @@
 // jobs against the seed's one-liners, restic, and program-construction scale,
 // on this machine. Progress goes to stderr; the tables to stdout; every raw
 // sample, median and ratio to bench/results/<UTC timestamp>.json (and
-// latest.json); charts to bench/plots/*.svg.
+// latest.json); charts to bench/plots/*.svg (full runs; quick runs draw
+// theirs in bench/results/quick-plots/).
 //
 // The machine is shared and noisy, so every figure is a ratio against a
 // baseline measured in the same run, from medians over alternating rounds.
@@ -35,7 +36,9 @@ const modes: Record<"full" | "quick", ModeConfig> = {
 
 const benchDir = __dirname;
 const resultsDir = path.join(benchDir, "results");
-const plotsDir = path.join(benchDir, "plots");
+// The committed plots (quoted in the README) come from full runs; quick runs
+// draw theirs beside their results, git-ignored.
+const plotsDirOf = (mode: string) => (mode === "quick" ? path.join(resultsDir, "quick-plots") : path.join(benchDir, "plots"));
 
 const usage = `usage: npm run bench [-- --quick] [-- --skip-docker] [-- --skip-construction]
 
@@ -485,6 +488,7 @@ async function main(): Promise<number> {
     fs.writeFileSync(file, json);
     fs.writeFileSync(path.join(resultsDir, "latest.json"), json);
     const written = [path.relative(process.cwd(), file), path.relative(process.cwd(), path.join(resultsDir, "latest.json"))];
+    const plotsDir = plotsDirOf(mode);
     fs.mkdirSync(plotsDir, { recursive: true });
     if (dataset && (backup || restore)) {
         fs.writeFileSync(path.join(plotsDir, "throughput.svg"), throughputPlot(mode, dataset, backup, restore, restic));
