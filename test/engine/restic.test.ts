@@ -145,6 +145,27 @@ describe("restic engine on a real Docker engine", function () {
         assert.match(list.stdout, /2026-01-03/);
     });
 
+    it("gates a container replacement and takes a final backup on destroy, like the tar engine", async () => {
+        const target = tempDir();
+        const s = newStack("restic-gate");
+        const args = (version: string) => {
+            const a = resticStack(target, "pw", { onDeploy: true, onDestroy: true });
+            a.containers!.app.env = { VERSION: version };
+            return a;
+        };
+        await s.up(args("1"));
+        await s.exec("app", "echo state > /data/file");
+        const replaced = await s.up(args("2"));
+        assert.ok(replaced.replaced.some((r) => r.endsWith("::app-ctr-app")));
+        const afterGate = await ops(s, ["list"]);
+        assert.equal(afterGate.stdout.trim().split("\n").length, 1, `one snapshot before the replacement: ${afterGate.stdout}`);
+        await s.destroy();
+        const checker = newStack("restic-gate-check");
+        await checker.up(resticStack(target, "pw"));
+        const list = await ops(checker, ["list"], { BACKUP_PREFIX: prefixOf(s) });
+        assert.equal(list.stdout.trim().split("\n").length, 2, `the final backup added a snapshot: ${list.stdout}`);
+    });
+
     describe("a remote repository over SFTP", () => {
         const id = randomBytes(3).toString("hex");
         const label = `pds.test=restic-sftp-${id}`;
