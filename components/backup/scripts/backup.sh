@@ -263,20 +263,7 @@ main() {
 	choose_timestamp
 	tool_versions
 
-	SUCCEEDED=
-	SKIPPED=
-	for _m_vol in $VOLUMES; do
-		BV_SKIPPED=false
-		if hooked_backup "$_m_vol" backup_volume; then
-			if [ "$BV_SKIPPED" = true ]; then
-				SKIPPED="$SKIPPED $_m_vol"
-			else
-				SUCCEEDED="$SUCCEEDED $_m_vol"
-			fi
-		else
-			FAILED="$FAILED $_m_vol"
-		fi
-	done
+	backup_each_volume backup_volume
 	apply_retention
 
 	if [ -n "$FAILED" ]; then

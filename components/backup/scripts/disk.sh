@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2034 # EX_USAGE_ALERT, FIT_ERROR, USAGE_JSON are read by the sourcing script
 # disk.sh: disk-usage measurements and thresholds. Sourced by backup.sh and
 # usage.sh (after lib.sh), never run.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # the _rh_*/_rk_* variables are assigned through eval
 # hooks.sh: consistency hooks around one volume's backup. Sourced by backup.sh
 # (after lib.sh), never run.
 #
@@ -152,4 +153,24 @@ hooked_backup() {
 		run_hooks "$1" post || _hb_rc=1
 	fi
 	return "$_hb_rc"
+}
+
+# backup_each_volume FUNCTION: FUNCTION VOLUME, wrapped in the volume's hooks,
+# for every queued volume (VOLUMES). Sorts them into SUCCEEDED, SKIPPED (the
+# function set BV_SKIPPED=true) and FAILED (appended to).
+backup_each_volume() {
+	SUCCEEDED=
+	SKIPPED=
+	for _be_vol in $VOLUMES; do
+		BV_SKIPPED=false
+		if hooked_backup "$_be_vol" "$1"; then
+			if [ "$BV_SKIPPED" = true ]; then
+				SKIPPED="$SKIPPED $_be_vol"
+			else
+				SUCCEEDED="$SUCCEEDED $_be_vol"
+			fi
+		else
+			FAILED="$FAILED $_be_vol"
+		fi
+	done
 }

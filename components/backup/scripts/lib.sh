@@ -606,3 +606,25 @@ resolve_volumes() {
 	[ -n "$VOLUMES" ] || [ -n "$FAILED" ] ||
 		die_config "nothing to back up: no directories in $BACKUP_SOURCES_DIR and BACKUP_VOLUMES is empty"
 }
+
+# --- restores -------------------------------------------------------------------
+
+# load_restore_config WHAT: the RESTORE_* settings both engines share; WHAT
+# (archive, snapshot) names what "latest" picks in messages.
+load_restore_config() {
+	RESTORE_VOLUME=${RESTORE_VOLUME:-}
+	RESTORE_FROM=${RESTORE_FROM:-latest}
+	RESTORE_TARGET_DIR=${RESTORE_TARGET_DIR:-/restore}
+	RESTORE_FORCE=${RESTORE_FORCE:-false}
+	case "$RESTORE_FORCE" in
+	true | false) ;;
+	*) die_config "RESTORE_FORCE must be true or false, got '$RESTORE_FORCE'" ;;
+	esac
+	if [ -n "$RESTORE_VOLUME" ]; then
+		is_name "$RESTORE_VOLUME" || die_config "RESTORE_VOLUME '$RESTORE_VOLUME' is invalid: it must match $NAME_RULE"
+	fi
+	if [ "$RESTORE_FROM" = latest ]; then
+		require_prefix
+		[ -n "$RESTORE_VOLUME" ] || die_config "RESTORE_VOLUME is required to restore the latest $1"
+	fi
+}

@@ -175,20 +175,7 @@ main() {
 	resolve_volumes
 	ensure_repository
 
-	SUCCEEDED=
-	SKIPPED=
-	for _m_vol in $VOLUMES; do
-		BV_SKIPPED=false
-		if hooked_backup "$_m_vol" backup_volume; then
-			if [ "$BV_SKIPPED" = true ]; then
-				SKIPPED="$SKIPPED $_m_vol"
-			else
-				SUCCEEDED="$SUCCEEDED $_m_vol"
-			fi
-		else
-			FAILED="$FAILED $_m_vol"
-		fi
-	done
+	backup_each_volume backup_volume
 
 	RETENTION_FAILED=false
 	if [ -n "$SUCCEEDED" ]; then

@@ -63,8 +63,9 @@ main() {
 	docker version >/dev/null 2>&1 ||
 		die_config "restore needs the Docker socket: set backup.restoreCommand: true, or restore through config (restores:)"
 	_m_volume=$(volume_name "$_m_key") || die_config "unknown volume '$_m_key'; backed up: ${BACKUP_VOLUME_NAMES:-none}"
-	[ -n "${BACKUP_TARGET_MOUNT:-}" ] && [ -n "${BACKUP_JOB_IMAGE:-}" ] ||
+	if [ -z "${BACKUP_TARGET_MOUNT:-}" ] || [ -z "${BACKUP_JOB_IMAGE:-}" ]; then
 		die_config "BACKUP_TARGET_MOUNT and BACKUP_JOB_IMAGE are required"
+	fi
 
 	# Running containers using the volume, this backup container excepted (its
 	# hostname is its short id).

@@ -32,21 +32,8 @@ set -eu
 
 load_config() {
 	load_target_config
-	RESTORE_VOLUME=${RESTORE_VOLUME:-}
-	RESTORE_FROM=${RESTORE_FROM:-latest}
-	RESTORE_TARGET_DIR=${RESTORE_TARGET_DIR:-/restore}
-	RESTORE_FORCE=${RESTORE_FORCE:-false}
-	case "$RESTORE_FORCE" in
-	true | false) ;;
-	*) die_config "RESTORE_FORCE must be true or false, got '$RESTORE_FORCE'" ;;
-	esac
-	if [ -n "$RESTORE_VOLUME" ]; then
-		is_name "$RESTORE_VOLUME" || die_config "RESTORE_VOLUME '$RESTORE_VOLUME' is invalid: it must match $NAME_RULE"
-	fi
-	if [ "$RESTORE_FROM" = latest ]; then
-		require_prefix
-		[ -n "$RESTORE_VOLUME" ] || die_config "RESTORE_VOLUME is required to restore the latest archive"
-	else
+	load_restore_config archive
+	if [ "$RESTORE_FROM" != latest ]; then
 		case "$RESTORE_FROM" in
 		*/* | .*) die_config "RESTORE_FROM must be 'latest' or an archive file name in $BACKUP_TARGET_DIR, got '$RESTORE_FROM'" ;;
 		esac
