@@ -169,3 +169,27 @@ describe("disk usage (usage.sh, backup.sh)", () => {
         assert.ok(sb.targetFiles().includes(`prod-pgdata-${T(1)}.tar.gz`), "the archive is still written");
     });
 });
+
+describe("the restore command (restore-volume.sh)", () => {
+    let sb: Sandbox;
+    beforeEach(() => (sb = new Sandbox("prod")));
+    afterEach(() => sb.cleanup());
+
+    it("explains its usage", () => {
+        const r = sb.run("restore-volume.sh", {}, ["latest"]);
+        assert.equal(r.status, 2);
+        assert.match(r.stderr, /usage: restore <archive file name \| latest> <volume key> \[--force\]/);
+    });
+
+    it("points restic users to restores through config", () => {
+        const r = sb.run("restore-volume.sh", { BACKUP_ENGINE: "restic" }, ["latest", "data"]);
+        assert.equal(r.status, 2);
+        assert.match(r.stderr, /restore restic snapshots through config \(restores: in the stack\)/);
+    });
+
+    it("needs the Docker socket, and says how to get it", () => {
+        const r = sb.run("restore-volume.sh", {}, ["latest", "data"]);
+        assert.equal(r.status, 2);
+        assert.match(r.stderr, /'docker' not found on PATH|set backup\.restoreCommand: true/);
+    });
+});

@@ -58,6 +58,9 @@ main() {
 	_m_force=false
 	[ "${3:-}" = --force ] && _m_force=true
 	[ $# -le 3 ] || usage
+	if [ "${BACKUP_ENGINE:-tar}" != tar ]; then
+		die_config "restore restores tar archives; restore ${BACKUP_ENGINE} snapshots through config (restores: in the stack)"
+	fi
 	require_prefix
 	require_cmd docker "the docker CLI (this container's image needs it for restore)"
 	docker version >/dev/null 2>&1 ||
