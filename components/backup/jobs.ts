@@ -211,8 +211,11 @@ export function restoreJob(
 }
 
 /**
- * Disk usage of the backed-up volumes and the target, measured at every
- * `pulumi up` (the trigger is the deployment's time), as JSON on stdout. An
+ * Disk usage of the backed-up volumes and the target as JSON on stdout,
+ * measured when the probe is created and whenever what it measures changes
+ * (volumes, target, thresholds, image). It has no time trigger, so a
+ * `pulumi preview` of an unchanged stack stays clean; the live figures come
+ * from `docker exec <backup container> usage` and the scheduled runs. An
  * exceeded threshold is reported in the JSON (`alerts`), not as a failed
  * deployment: the scheduled job is the one that fails loudly.
  */
@@ -224,7 +227,7 @@ export function usageProbe(name: string, plan: BackupPlan, image: pulumi.Input<s
     });
     return new command.local.Command(
         name,
-        { create: run.command, triggers: [new Date().toISOString()], environment: environment(run, options.dockerHost) },
+        { create: run.command, environment: environment(run, options.dockerHost) },
         options.opts,
     );
 }

@@ -309,7 +309,7 @@ describe("consistency hooks, disk usage and the restore command", () => {
         );
     });
 
-    it("measures disk usage at deploy time when diskUsage is set, with thresholds in the environment", async () => {
+    it("measures disk usage when the probe is created or changed (no time trigger) when diskUsage is set, with thresholds in the environment", async () => {
         const rec = await record(
             args({
                 restores: undefined,
@@ -321,7 +321,7 @@ describe("consistency hooks, disk usage and the restore command", () => {
         assert.match(probe.inputs.create, /--env BACKUP_USAGE_MAX_BYTES=10737418240 /);
         assert.match(probe.inputs.create, /--mount type=volume,source=shop-staging-backups,target=\/backup,readonly/);
         assert.match(probe.inputs.create, /sh \/usr\/local\/lib\/pds\/usage\.sh --json \|\| rc=\$\?\ncase "\$rc" in 0\|5\) exit 0/);
-        assert.strictEqual(probe.inputs.triggers.length, 1);
+        assert.strictEqual(probe.inputs.triggers, undefined, "no time trigger: an unchanged stack previews clean");
         const none = await record(args());
         assert.ok(!none.resources.some((r) => r.name === "shop-usage"));
     });
