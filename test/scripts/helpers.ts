@@ -101,7 +101,10 @@ export interface RunOptions {
 
 /** Run a script synchronously: `busybox sh <script> args...` with only `env` (+PATH). */
 export function runScript(script: string, env: Env, args: string[] = [], opts: RunOptions = {}): RunResult {
-    const r = spawnSync("busybox", ["sh", path.join(SCRIPTS_DIR, script), ...args], {
+    // Another user may not be able to enter the checkout (e.g. under /root): it
+    // runs a world-readable copy of the scripts.
+    const dir = opts.uid === undefined ? SCRIPTS_DIR : readableScriptsDir();
+    const r = spawnSync("busybox", ["sh", path.join(dir, script), ...args], {
         env: { PATH: opts.pathDir ?? toolDir(), ...env },
         encoding: "utf8",
         timeout: 50_000,
@@ -109,6 +112,23 @@ export function runScript(script: string, env: Env, args: string[] = [], opts: R
     });
     if (r.error) throw r.error;
     return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+let readableCopy: string | undefined;
+
+/** A copy of the scripts in a temp directory any user can read. */
+function readableScriptsDir(): string {
+    if (!readableCopy) {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "pds-scripts-"));
+        fs.chmodSync(root, 0o755);
+        readableCopy = path.join(root, "scripts");
+        fs.cpSync(SCRIPTS_DIR, readableCopy, { recursive: true });
+        for (const entry of fs.readdirSync(readableCopy)) {
+            fs.chmodSync(path.join(readableCopy, entry), 0o755);
+        }
+        fs.chmodSync(readableCopy, 0o755);
+    }
+    return readableCopy;
 }
 
 /** Start a script in its own process group (so the test can kill the whole job). */
