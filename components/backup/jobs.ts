@@ -68,7 +68,8 @@ export function jobCommand(job: JobRun): { command: pulumi.Output<string>; envir
     const secrets = job.secretFiles ?? [];
     const environment: Record<string, pulumi.Input<string>> = { ...job.secretEnv };
     secrets.forEach((secret, i) => {
-        environment[`PDS_SECRET_${i + 1}`] = pulumi.output(secret.content).apply((v) => Buffer.from(v).toString("base64"));
+        // Secret even when given as a plain string: it must never reach the state in clear.
+        environment[`PDS_SECRET_${i + 1}`] = pulumi.secret(pulumi.output(secret.content).apply((v) => Buffer.from(v).toString("base64")));
     });
     const command = pulumi.output(job.image).apply((image) => {
         const run = dockerRunCommand({
@@ -130,7 +131,7 @@ export function backupContainer(
             // Docker socket only for hooks or `restore`.
             networkMode: plan.network,
             // Scripts, and secrets as files (uploads do not show in `docker inspect`).
-            uploads: [...scriptUploads(), ...plan.secretFiles.map((f) => ({ file: f.path, content: f.content }))],
+            uploads: [...scriptUploads(), ...plan.secretFiles.map((f) => ({ file: f.path, content: pulumi.secret(f.content) }))],
             restart: "unless-stopped",
             labels: labelList(plan.labels),
         },

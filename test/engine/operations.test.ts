@@ -155,9 +155,9 @@ describe("live databases and operations on a real Docker engine", function () {
             containers: { app: idleContainer({ mounts: [{ type: "volume", volume: "data", target: "/data" }] }) },
             backup: { volumes: ["data"], targetVolume: "backups", image: TEST_IMAGE, pull: false, diskUsage: { maxVolumeSize: "1m" } },
         });
-        const probe = [...s.harness.state.values()].find((e) => e.resource.name === "app-usage")!;
-        const usage = parseDiskUsage(probe.outputs.stdout);
-        assert.ok(usage, `usage JSON in: ${probe.outputs.stdout}`);
+        const probe = await s.resource("app-usage");
+        const usage = parseDiskUsage(probe.outputs?.stdout);
+        assert.ok(usage, `usage JSON in: ${probe.outputs?.stdout}`);
         assert.ok(usage.volumes.data.bytes >= 0);
         assert.ok(usage.target.availableBytes > 0);
         assert.ok(result.created.some((r) => r.endsWith("::app-usage")));

@@ -214,7 +214,7 @@ describe("restic engine on a real Docker engine", function () {
             await removeByLabel(label);
         });
 
-        it("backs up to and restores from sftp:, with the key and password as secret files", async () => {
+        it("backs up to and restores from sftp:, with the key and password as secret files, in clear neither in docker inspect nor in the state", async () => {
             const sshKey = fs.readFileSync(path.join(keys, "id_ed25519"), "utf8");
             const remote = { repository: `sftp:backup@${sshd}:/home/backup/repo`, network: net, sshKey };
             const prod = newStack("sftp-prod");
@@ -224,6 +224,9 @@ describe("restic engine on a real Docker engine", function () {
             assert.equal(r.code, 0, r.stderr);
             const inspect = (await docker(["inspect", prod.name("backup")])).stdout;
             assert.ok(!inspect.includes("pw-sftp") && !inspect.includes("PRIVATE KEY"), "no secret in docker inspect");
+            const state = JSON.stringify(await prod.resources());
+            assert.ok(!state.includes("pw-sftp"), "the restic password is not in the state in plain text");
+            assert.ok(!state.includes("PRIVATE KEY") && !state.includes(Buffer.from(sshKey).toString("base64")), "nor the SSH key");
 
             const staging = newStack("sftp-staging");
             await staging.up(
