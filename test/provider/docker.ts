@@ -173,6 +173,21 @@ class Daemon {
     }
 }
 
+/** `v` without undefined values (the protobuf Struct encoder rejects them). */
+function plain(v: any): any {
+    if (Array.isArray(v)) {
+        return v.map((x) => (x === undefined ? null : plain(x)));
+    }
+    if (v && typeof v === "object") {
+        return Object.fromEntries(
+            Object.entries(v)
+                .filter(([, x]) => x !== undefined)
+                .map(([k, x]) => [k, plain(x)]),
+        );
+    }
+    return v;
+}
+
 /** Appends a line to $PDS_STANDIN_LOG, when set (stdout belongs to the plugin protocol). */
 function log(line: string): void {
     const file = process.env.PDS_STANDIN_LOG;
@@ -243,7 +258,11 @@ export class DockerStandIn implements pulumiProvider.Provider {
     }
 
     async create(urn: string, news: any): Promise<pulumiProvider.CreateResult> {
-        const inputs = withoutDefaultsKey(news);
+        const { id, outs } = await this.createByType(urn, withoutDefaultsKey(news));
+        return { id, outs: plain(outs) };
+    }
+
+    private createByType(urn: string, inputs: Record<string, any>): Promise<pulumiProvider.CreateResult> {
         switch (typeOfUrn(urn)) {
             case VOLUME:
                 return this.createVolume(inputs);
@@ -273,7 +292,7 @@ export class DockerStandIn implements pulumiProvider.Provider {
                 }
             }
         }
-        return { outs };
+        return { outs: plain(outs) };
     }
 
     async delete(id: string, urn: string, props: any): Promise<void> {
@@ -292,6 +311,11 @@ export class DockerStandIn implements pulumiProvider.Provider {
     }
 
     async read(id: string, urn: string, props: any): Promise<pulumiProvider.ReadResult> {
+        const r = await this.readByType(id, urn, props);
+        return { id: r.id, props: plain(r.props) };
+    }
+
+    private async readByType(id: string, urn: string, props: any): Promise<pulumiProvider.ReadResult> {
         const state: Record<string, any> = { ...(props ?? {}) };
         const gone: pulumiProvider.ReadResult = { id: "", props: {} };
         switch (typeOfUrn(urn)) {
