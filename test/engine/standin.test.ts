@@ -130,7 +130,8 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
 
     it("up creates the volume, network and containers, with the outputs the components read", async () => {
         const up = await stack.up();
-        assert.deepEqual(counts(up.summary.resourceChanges), { create: 9 }); // stack, 2 providers, 6 resources
+        // The stack, the explicit provider and 6 resources (default providers are not counted).
+        assert.deepEqual(counts(up.summary.resourceChanges), { create: 8 });
         const out = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value]));
         assert.match(out.volumeName, /^data-[0-9a-f]{7}$/);
         assert.equal(out.mountpoint, (await inspect("volume", out.volumeName)).Mountpoint);
@@ -161,14 +162,14 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
 
     it("a second preview shows no changes", async () => {
         const preview = await stack.preview();
-        assert.deepEqual(counts(preview.changeSummary), { same: 9 });
+        assert.deepEqual(counts(preview.changeSummary), { same: 8 });
     });
 
     it("an env change replaces the container, deleting the old one first", async () => {
         const before = await inspect("container", `${tag}-app`);
         settings.env = "GREETING=two";
         const up = await stack.up();
-        assert.deepEqual(counts(up.summary.resourceChanges), { replace: 1, same: 8 });
+        assert.deepEqual(counts(up.summary.resourceChanges), { replace: 1, same: 7 });
         const after = await inspect("container", `${tag}-app`);
         assert.notEqual(after.Id, before.Id);
         assert.ok(after.Config.Env.includes("GREETING=two"));
@@ -179,21 +180,21 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         const before = await inspect("container", `${tag}-app`);
         settings.restart = "unless-stopped";
         const up = await stack.up();
-        assert.deepEqual(counts(up.summary.resourceChanges), { update: 1, same: 8 });
+        assert.deepEqual(counts(up.summary.resourceChanges), { update: 1, same: 7 });
         const after = await inspect("container", `${tag}-app`);
         assert.equal(after.Id, before.Id);
         assert.equal(after.HostConfig.RestartPolicy.Name, "unless-stopped");
-        assert.deepEqual(counts((await stack.preview()).changeSummary), { same: 9 });
+        assert.deepEqual(counts((await stack.preview()).changeSummary), { same: 8 });
     });
 
     it("refresh keeps what exists and forgets a container removed behind its back", async () => {
         const clean = await stack.refresh();
-        assert.deepEqual(counts(clean.summary.resourceChanges), { same: 9 });
+        assert.deepEqual(counts(clean.summary.resourceChanges), { same: 8 });
         await dockerCli(["rm", "-f", `${tag}-app`]);
         const refreshed = await stack.refresh();
         assert.equal(refreshed.summary.resourceChanges?.delete, 1);
         const up = await stack.up();
-        assert.deepEqual(counts(up.summary.resourceChanges), { create: 1, same: 8 });
+        assert.deepEqual(counts(up.summary.resourceChanges), { create: 1, same: 7 });
         assert.equal((await inspect("container", `${tag}-app`)).State.Running, true);
     });
 
