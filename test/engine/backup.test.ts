@@ -1,5 +1,5 @@
 // Backups, retention, verification and restore (tar engine) on a real Docker
-// daemon, driven the way a user drives them: `pulumi up` (the replay harness),
+// daemon, driven the way a user drives them: `pulumi up` (the real engine),
 // `docker exec <stack>-backup backup-now`, and restores through config.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";

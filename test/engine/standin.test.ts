@@ -11,6 +11,7 @@ import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import { LocalWorkspace, OpMap, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { docker as dockerCli, inspect, removeByLabel, requireDocker, TEST_IMAGE } from "../helpers/docker";
+import { requireToolchain } from "../helpers/toolchain";
 
 const standInBin = path.resolve(__dirname, "../provider/bin");
 
@@ -85,6 +86,7 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
 
     before(async function () {
         await requireDocker(this);
+        requireToolchain(this);
         const cli = findPulumiCli();
         if (!cli) {
             const reason = "no pulumi CLI (set PDS_PULUMI_CLI or put pulumi on PATH)";

@@ -1,5 +1,5 @@
-// Thin wrapper around the `docker` CLI for engine tests and the replay harness
-// (test/helpers/replay.ts). Every call goes through execFile (no shell), so
+// Thin wrapper around the `docker` CLI for engine tests and the docker
+// provider stand-in's tests. Every call goes through execFile (no shell), so
 // arguments never need quoting.
 //
 //   docker(args, {input, allowFail})   run the CLI, get {code, stdout, stderr}

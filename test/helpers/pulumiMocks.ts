@@ -1,8 +1,8 @@
 // Runs a Pulumi program under runtime mocks and records every resource
 // registration the way the engine would see it: type, name, resolved inputs and
 // the resource options (retainOnDelete, protect, dependsOn, parent,
-// deleteBeforeReplace). Unit tests assert on the recording; the replay harness
-// (test/helpers/replay.ts) applies it to a real Docker daemon.
+// deleteBeforeReplace). Unit tests assert on the recording; engine tests run
+// the same programs through the real Pulumi engine (test/helpers/engine.ts).
 import * as pulumi from "@pulumi/pulumi";
 
 /** One registered resource, as the engine received it. */
