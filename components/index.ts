@@ -8,3 +8,5 @@ export type { StackContext } from "./naming";
 export { volumeFingerprint, replacementProblem } from "./volumeGuard";
 export { parseDiskUsage } from "./backup/usage";
 export type { DiskUsage } from "./backup/usage";
+export { dockerCli, dockerProviderOf, engineSettingsOf, jobEngine, tlsMaterialEnv } from "./engine";
+export type { DockerCli, EngineSettings } from "./engine";
