@@ -12,6 +12,23 @@ export default tseslint.config(
         },
     },
     {
+        // Plain CommonJS run by node: the JavaScript example and the package tests' program runner.
+        files: ["**/*.js"],
+        languageOptions: {
+            sourceType: "commonjs",
+            globals: {
+                require: "readonly",
+                module: "writable",
+                exports: "writable",
+                process: "readonly",
+                console: "readonly",
+                setTimeout: "readonly",
+                __dirname: "readonly",
+            },
+        },
+        rules: { "@typescript-eslint/no-require-imports": "off" },
+    },
+    {
         files: ["test/**/*.ts"],
         rules: { "@typescript-eslint/no-non-null-assertion": "off", "no-sequences": "off" },
     },
