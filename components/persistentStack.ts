@@ -67,7 +67,8 @@ export class PersistentStack extends pulumi.ComponentResource {
         const backup = planBackup(valid.backup, plan, ctx, valid.labels);
         const restores = planRestores(valid.restores, backup, plan);
         const provider = dockerProviderOf(opts);
-        const engine = jobEngine(provider, valid.dockerHost, `PersistentStack "${name}"`);
+        // Only the one-shot jobs (which need backups) run the docker CLI.
+        const engine = backup ? jobEngine(provider, valid.dockerHost, `PersistentStack "${name}"`) : undefined;
         claimNames(name, plan, backup, provider);
         super(persistentStackType, name, {}, opts);
         this.plan = plan;
@@ -85,7 +86,7 @@ export class PersistentStack extends pulumi.ComponentResource {
         // Backup and restore jobs.
         const jobImage = backup ? jobImageOf(name, backup, this) : undefined;
         const jobOptions = (dependsOn: pulumi.Resource[]): JobCommandOptions => ({
-            engine,
+            engine: engine!,
             opts: { parent: this, dependsOn },
         });
         const targetVolume = backup?.targetVolumeKey ? volumesOf([backup.targetVolumeKey]) : [];

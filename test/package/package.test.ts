@@ -108,6 +108,21 @@ describe("the package a Pulumi program installs", function () {
         });
     });
 
+    describe("the README", () => {
+        it('has a snippet under "Use it from your own program" that compiles against the package', function () {
+            this.timeout(120000);
+            const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
+            const section = readme.slice(readme.indexOf("## Use it from your own program"));
+            const snippet = /```ts\n([\s\S]*?)```/.exec(section)![1];
+            assert.match(snippet, /from "@persistent-docker\/stack"/);
+            const dir = path.join(consumer, "readme");
+            fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(path.join(dir, "index.ts"), snippet);
+            fs.copyFileSync(path.join(consumer, "two-engines/tsconfig.json"), path.join(dir, "tsconfig.json"));
+            run(process.execPath, [path.join(consumer, "node_modules/typescript/bin/tsc"), "-p", dir, "--noEmit"], dir);
+        });
+    });
+
     describe("examples/two-engines (TypeScript)", () => {
         const hosts = { a: "unix:///var/run/docker.sock", b: "ssh://deploy@docker-b" };
         let program: { resources: Registered[]; outputs: any };

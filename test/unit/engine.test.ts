@@ -178,6 +178,18 @@ describe("jobs follow the stack's docker provider", () => {
     });
 });
 
+describe("a stack without jobs", () => {
+    it("does not need to know its provider's engine", async () => {
+        class Opaque extends pulumi.ProviderResource {
+            constructor() {
+                super("docker", "opaque", {});
+            }
+        }
+        const rec = await recordProgram(() => void new PersistentStack("app", { volumes: { data: {} } }, { provider: new Opaque() }));
+        assert.strictEqual(rec.resources.filter((r) => r.type === types.volume).length, 1);
+    });
+});
+
 describe("the docker CLI environment of an engine", () => {
     it("adds nothing for the default engine", () => {
         assert.deepStrictEqual(dockerCli({}), { environment: {}, setup: "" });
