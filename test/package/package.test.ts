@@ -2,28 +2,11 @@
 // the tarball installed into a fresh program, the examples under examples/
 // compiled against the shipped types and run under Pulumi's runtime mocks.
 import * as assert from "assert";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { compileProgram, installExamples, packLibrary, Registered, run, runUnderMocks } from "../helpers/package";
 import { repoRoot } from "../helpers/stacks";
-
-/** A registration as test/package/runProgram.js prints it. */
-interface Registered {
-    type: string;
-    name: string;
-    /** Provider reference (`<urn>::<id>`) when the resource has an explicit provider. */
-    provider?: string;
-    inputs: Record<string, any>;
-}
-
-const run = (cmd: string, args: string[], cwd: string) =>
-    execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-
-/** Run an installed example program under mocks with `config` (keys `namespace:key`). */
-function runExample(dir: string, entry: string, config: Record<string, string>): { resources: Registered[]; outputs: any } {
-    return JSON.parse(run(process.execPath, [path.join(__dirname, "runProgram.js"), dir, entry, JSON.stringify(config)], dir));
-}
 
 const jobsOf = (resources: Registered[], stack: string) =>
     resources.filter((r) => r.type === "command:local:Command" && r.name.startsWith(`${stack}-`));
@@ -37,29 +20,8 @@ describe("the package a Pulumi program installs", function () {
     before(function () {
         this.timeout(600000);
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pds-package-"));
-        // `npm pack` runs `prepare`, which builds lib/.
-        const out = run("npm", ["pack", "--json", "--pack-destination", tmp], repoRoot);
-        const [info] = JSON.parse(out.slice(out.indexOf("[\n")));
-        tarball = path.join(tmp, info.filename);
-        files = info.files.map((f: { path: string }) => f.path);
-
-        // One consumer project holds the dependencies of every example (installed
-        // once, from the tarball); the examples are copied beneath it.
-        consumer = path.join(tmp, "consumer");
-        fs.mkdirSync(consumer);
-        const examples = ["two-engines", "javascript"].map((e) =>
-            JSON.parse(fs.readFileSync(path.join(repoRoot, "examples", e, "package.json"), "utf8")),
-        );
-        const dependencies = Object.assign({}, ...examples.map((p) => ({ ...p.dependencies, ...p.devDependencies })));
-        dependencies["@persistent-docker/stack"] = `file:${tarball}`;
-        fs.writeFileSync(path.join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, dependencies }, null, 2));
-        run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], consumer);
-        for (const example of ["two-engines", "javascript"]) {
-            fs.cpSync(path.join(repoRoot, "examples", example), path.join(consumer, example), {
-                recursive: true,
-                filter: (src) => !/[/\\](node_modules|bin)$/.test(src),
-            });
-        }
+        ({ tarball, files } = packLibrary(tmp));
+        consumer = installExamples(path.join(tmp, "consumer"), tarball);
     });
 
     after(() => {
@@ -119,7 +81,7 @@ describe("the package a Pulumi program installs", function () {
             fs.mkdirSync(dir, { recursive: true });
             fs.writeFileSync(path.join(dir, "index.ts"), snippet);
             fs.copyFileSync(path.join(consumer, "two-engines/tsconfig.json"), path.join(dir, "tsconfig.json"));
-            run(process.execPath, [path.join(consumer, "node_modules/typescript/bin/tsc"), "-p", dir, "--noEmit"], dir);
+            compileProgram(consumer, dir, ["--noEmit"]);
         });
     });
 
@@ -131,8 +93,8 @@ describe("the package a Pulumi program installs", function () {
             this.timeout(300000);
             const dir = path.join(consumer, "two-engines");
             // Compiles against the package's shipped types (the README's snippet is this program).
-            run(process.execPath, [path.join(consumer, "node_modules/typescript/bin/tsc"), "-p", dir], dir);
-            program = runExample(dir, "bin/index.js", {
+            compileProgram(consumer, dir);
+            program = runUnderMocks(dir, "bin/index.js", {
                 "engineA:host": hosts.a,
                 "engineB:host": hosts.b,
                 "two-engines:image": "pds-test/busybox:latest",
@@ -196,7 +158,7 @@ describe("the package a Pulumi program installs", function () {
         const config = { "javascript:image": "pds-test/busybox:latest", "javascript:pull": "false" };
 
         it("loads from plain JavaScript and runs its jobs on the environment's engine", () => {
-            const program = runExample(dir(), "index.js", config);
+            const program = runUnderMocks(dir(), "index.js", config);
             assert.deepStrictEqual(program.outputs.volumeNames, { data: "javascript-test-data", backups: "javascript-test-backups" });
             const docker = program.resources.filter((r) => r.type.startsWith("docker:"));
             assert.strictEqual(docker.length, 5);
@@ -210,7 +172,7 @@ describe("the package a Pulumi program installs", function () {
         });
 
         it("follows the default provider's docker:host config", () => {
-            const program = runExample(dir(), "index.js", { ...config, "docker:host": "ssh://deploy@docker-c" });
+            const program = runUnderMocks(dir(), "index.js", { ...config, "docker:host": "ssh://deploy@docker-c" });
             const [job] = jobsOf(program.resources, "notes");
             assert.deepStrictEqual(job.inputs.environment, { DOCKER_HOST: "ssh://deploy@docker-c" });
         });
