@@ -2,7 +2,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "bin/", "bench/results/"] },
+    { ignores: ["node_modules/", "bin/", "lib/", "bench/results/"] },
     eslint.configs.recommended,
     ...tseslint.configs.recommended,
     {
@@ -10,6 +10,23 @@ export default tseslint.config(
             "@typescript-eslint/no-explicit-any": "off",
             "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
         },
+    },
+    {
+        // Plain CommonJS run by node: the JavaScript example and the package tests' program runner.
+        files: ["**/*.js"],
+        languageOptions: {
+            sourceType: "commonjs",
+            globals: {
+                require: "readonly",
+                module: "writable",
+                exports: "writable",
+                process: "readonly",
+                console: "readonly",
+                setTimeout: "readonly",
+                __dirname: "readonly",
+            },
+        },
+        rules: { "@typescript-eslint/no-require-imports": "off" },
     },
     {
         files: ["test/**/*.ts"],

@@ -1,5 +1,5 @@
 export * from "./types";
-export { PersistentStack, persistentStackType, resetClaimedNames } from "./persistentStack";
+export { PersistentStack, persistentStackType } from "./persistentStack";
 export { ConfigError, validateStackArgs, isDangerousHostPath, dangerousHostPaths } from "./config/schema";
 export { planStack, parseSize } from "./plan";
 export type { StackPlan, VolumePlan, ContainerPlan, MountPlan, NetworkPlan } from "./plan";
@@ -8,3 +8,5 @@ export type { StackContext } from "./naming";
 export { volumeFingerprint, replacementProblem } from "./volumeGuard";
 export { parseDiskUsage } from "./backup/usage";
 export type { DiskUsage } from "./backup/usage";
+export { dockerCli, dockerProviderOf, engineSettingsOf, jobEngine, tlsMaterialEnv } from "./engine";
+export type { DockerCli, EngineSettings } from "./engine";

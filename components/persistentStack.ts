@@ -9,6 +9,7 @@ import { BackupPlan, planBackup, planRestores } from "./backup/plan";
 import { DiskUsage, parseDiskUsage } from "./backup/usage";
 import { validateStackArgs } from "./config/schema";
 import { containerArgsOf, jobImageOf, pulledImage, replacementFingerprint } from "./containers";
+import { dockerProviderOf, jobEngine } from "./engine";
 import { createNetwork } from "./network";
 import { planStack, StackPlan } from "./plan";
 import type { PersistentStackArgs } from "./types";
@@ -17,9 +18,11 @@ import { createVolume } from "./volumes";
 /** Type token of the component. */
 export const persistentStackType = "persistent-docker:index:PersistentStack";
 
-// Docker names claimed by stacks constructed in this process: two stacks in one
-// program must not silently share (and fight over) the same volume or container.
-const claimedNames = new Map<string, string>();
+// Docker names claimed by the stacks of one program on one engine: two stacks
+// must not silently share (and fight over) the same volume or container. Keyed
+// by the engine's docker provider, or by the program's root stack resource for
+// the default provider, so the registry lives and dies with what it describes.
+const claimedNames = new WeakMap<object, Map<string, string>>();
 
 /** Named volumes, containers that mount them and a private network, with data protection. */
 export class PersistentStack extends pulumi.ComponentResource {
@@ -63,7 +66,10 @@ export class PersistentStack extends pulumi.ComponentResource {
         const plan = planStack(valid, ctx);
         const backup = planBackup(valid.backup, plan, ctx, valid.labels);
         const restores = planRestores(valid.restores, backup, plan);
-        claimNames(name, plan, backup);
+        const provider = dockerProviderOf(opts);
+        // Only the one-shot jobs (which need backups) run the docker CLI.
+        const engine = backup ? jobEngine(provider, valid.dockerHost, `PersistentStack "${name}"`) : undefined;
+        claimNames(name, plan, backup, provider);
         super(persistentStackType, name, {}, opts);
         this.plan = plan;
         this.backupPlan = backup;
@@ -80,7 +86,7 @@ export class PersistentStack extends pulumi.ComponentResource {
         // Backup and restore jobs.
         const jobImage = backup ? jobImageOf(name, backup, this) : undefined;
         const jobOptions = (dependsOn: pulumi.Resource[]): JobCommandOptions => ({
-            dockerHost: valid.dockerHost,
+            engine: engine!,
             opts: { parent: this, dependsOn },
         });
         const targetVolume = backup?.targetVolumeKey ? volumesOf([backup.targetVolumeKey]) : [];
@@ -167,12 +173,18 @@ export class PersistentStack extends pulumi.ComponentResource {
     }
 }
 
-/** Forget the names claimed by stacks of this process (for tests that build many programs). */
-export function resetClaimedNames(): void {
-    claimedNames.clear();
-}
-
-function claimNames(component: string, plan: StackPlan, backup: BackupPlan | undefined): void {
+function claimNames(
+    component: string,
+    plan: StackPlan,
+    backup: BackupPlan | undefined,
+    provider: pulumi.ProviderResource | undefined,
+): void {
+    const engine = provider ?? pulumi.runtime.getStackResource();
+    if (engine === undefined) {
+        return; // Not run by a Pulumi program: there is no program to share names with.
+    }
+    const claimed = claimedNames.get(engine) ?? new Map<string, string>();
+    claimedNames.set(engine, claimed);
     const names = [
         ...plan.volumes.filter((v) => !v.external).map((v) => `volume ${v.dockerName}`),
         ...plan.containers.map((c) => `container ${c.dockerName}`),
@@ -180,12 +192,12 @@ function claimNames(component: string, plan: StackPlan, backup: BackupPlan | und
         `network ${plan.network.dockerName}`,
     ];
     for (const name of names) {
-        const owner = claimedNames.get(name);
+        const owner = claimed.get(name);
         if (owner !== undefined && owner !== component) {
             throw new Error(
-                `PersistentStack "${component}": Docker ${name} is already managed by PersistentStack "${owner}" in this program; give one of them its own namePrefix`,
+                `PersistentStack "${component}": Docker ${name} is already managed by PersistentStack "${owner}" on the same engine in this program; give one of them its own namePrefix`,
             );
         }
     }
-    names.forEach((n) => claimedNames.set(n, component));
+    names.forEach((n) => claimed.set(n, component));
 }

@@ -32,7 +32,11 @@ export interface PersistentStackArgs {
     backup?: BackupSpec;
     /** Restores into volumes, run before any container that mounts them starts. */
     restores?: RestoreSpec[];
-    /** DOCKER_HOST for the jobs run with the docker CLI (pre-deploy backup, restore, final backup). Default: the environment's. */
+    /**
+     * DOCKER_HOST for the jobs run with the docker CLI (pre-deploy backup, restore, final backup, usage),
+     * replacing the docker provider's host. Default: the engine of the stack's docker provider (its host,
+     * context and TLS settings; for the default provider the `docker:` config, else the environment's).
+     */
     dockerHost?: pulumi.Input<string>;
 }
 

@@ -6,6 +6,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DockerCli } from "../engine";
 import { labelList } from "../naming";
 import { BackupPlan, dockerRunCommand, JobMount, RestorePlan, SecretFile } from "./plan";
 import { scriptBundle, scriptDir, scriptUploads } from "./scripts";
@@ -141,16 +142,27 @@ export function backupContainer(
 
 /** Options shared by the one-shot job commands. */
 export interface JobCommandOptions {
-    dockerHost?: pulumi.Input<string>;
+    /** How the docker CLI reaches the stack's engine (see engine.ts). */
+    engine: pulumi.Input<DockerCli>;
     opts: pulumi.CustomResourceOptions;
 }
 
-function environment(
+/**
+ * The command and environment of a job run against `engine`: the engine's
+ * CLI environment next to the job's own, and its TLS setup (if any) first.
+ */
+function onEngine(
     run: ReturnType<typeof jobCommand>,
-    dockerHost: pulumi.Input<string> | undefined,
-): Record<string, pulumi.Input<string>> | undefined {
-    const env = { ...run.environment, ...(dockerHost === undefined ? {} : { DOCKER_HOST: dockerHost }) };
-    return Object.keys(env).length ? env : undefined;
+    engine: pulumi.Input<DockerCli>,
+): { command: pulumi.Output<string>; environment: pulumi.Output<Record<string, string>> } {
+    const cli = pulumi.output(engine);
+    // The setup names the variables that hold the material, never the material itself.
+    const setup = pulumi.unsecret(cli.apply((c) => c.setup));
+    const environment = pulumi.all([pulumi.output(run.environment), cli]).apply(([own, c]) => {
+        const env = { ...own, ...c.environment };
+        return Object.keys(env).length ? env : undefined;
+    }) as pulumi.Output<Record<string, string>>; // undefined leaves the input unset
+    return { command: pulumi.all([setup, run.command]).apply(([s, c]) => s + c), environment };
 }
 
 /**
@@ -160,20 +172,20 @@ function environment(
  * new version of the scripts) do not re-run it.
  */
 export function gatingBackup(name: string, job: JobRun, trigger: pulumi.Input<string>, options: JobCommandOptions): command.local.Command {
-    const run = jobCommand(job);
+    const run = onEngine(jobCommand(job), options.engine);
     return new command.local.Command(
         name,
-        { create: run.command, update: "true", triggers: [trigger], environment: environment(run, options.dockerHost) },
+        { create: run.command, update: "true", triggers: [trigger], environment: run.environment },
         options.opts,
     );
 }
 
 /** A final backup run when the stack is destroyed (the command's delete). */
 export function finalBackup(name: string, job: JobRun, options: JobCommandOptions): command.local.Command {
-    const run = jobCommand(job);
+    const run = onEngine(jobCommand(job), options.engine);
     return new command.local.Command(
         name,
-        { create: "true", update: "true", delete: run.command, environment: environment(run, options.dockerHost) },
+        { create: "true", update: "true", delete: run.command, environment: run.environment },
         options.opts,
     );
 }
@@ -189,23 +201,26 @@ export function restoreJob(
     image: pulumi.Input<string>,
     options: JobCommandOptions,
 ): command.local.Command {
-    const run = jobCommand({
-        image,
-        env: plan.env,
-        mounts: plan.mounts,
-        labels: plan.labels,
-        script: backup.scripts.restore,
-        network: backup.network,
-        secretFiles: backup.secretFiles,
-        secretEnv: backup.secretEnv,
-    });
+    const run = onEngine(
+        jobCommand({
+            image,
+            env: plan.env,
+            mounts: plan.mounts,
+            labels: plan.labels,
+            script: backup.scripts.restore,
+            network: backup.network,
+            secretFiles: backup.secretFiles,
+            secretEnv: backup.secretEnv,
+        }),
+        options.engine,
+    );
     return new command.local.Command(
         name,
         {
             create: run.command,
             update: "true",
             triggers: [plan.volumeName, plan.env.BACKUP_PREFIX, plan.env.RESTORE_VOLUME, plan.env.RESTORE_FROM, plan.env.RESTORE_FORCE],
-            environment: environment(run, options.dockerHost),
+            environment: run.environment,
         },
         options.opts,
     );
@@ -221,14 +236,17 @@ export function restoreJob(
  * deployment: the scheduled job is the one that fails loudly.
  */
 export function usageProbe(name: string, plan: BackupPlan, image: pulumi.Input<string>, options: JobCommandOptions): command.local.Command {
-    const run = jobCommand({
-        ...planJob(plan, image, "usage.sh", { targetReadOnly: true, args: ["--json"], tolerate: [5] }),
-        secretFiles: [],
-        secretEnv: {},
-    });
+    const run = onEngine(
+        jobCommand({
+            ...planJob(plan, image, "usage.sh", { targetReadOnly: true, args: ["--json"], tolerate: [5] }),
+            secretFiles: [],
+            secretEnv: {},
+        }),
+        options.engine,
+    );
     return new command.local.Command(
         name,
-        { create: run.command, environment: environment(run, options.dockerHost) },
+        { create: run.command, environment: run.environment },
         options.opts,
     );
 }

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, OpType, PulumiFn, Stack } from "@pulumi/pulumi/automation";
-import { PersistentStack, PersistentStackArgs, resetClaimedNames } from "../../components";
+import { PersistentStack, PersistentStackArgs } from "../../components";
 import { docker, removeByLabel, TEST_IMAGE } from "./docker";
 import { repoRoot } from "./stacks";
 import { requireToolchain } from "./toolchain";
@@ -128,7 +128,6 @@ export class EngineStack {
     /** The program of a PersistentStack with `args`, exporting its outputs. */
     program(args: PersistentStackArgs): PulumiFn {
         return async () => {
-            resetClaimedNames();
             const s = new PersistentStack(this.component, args);
             return {
                 volumeNames: s.volumeNames,

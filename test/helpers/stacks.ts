@@ -3,7 +3,6 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { resetClaimedNames } from "../../components";
 import { recordProgram, Recording } from "./pulumiMocks";
 
 export const repoRoot = path.resolve(__dirname, "../..");
@@ -20,7 +19,6 @@ export function readStackConfig(stack: string): Record<string, unknown> {
  * overrides (e.g. the secrets a user would set with `pulumi config set --secret`).
  */
 export async function recordStack(stack: string, overrides: Record<string, unknown> = {}, secretKeys: string[] = []): Promise<Recording> {
-    resetClaimedNames();
     const entry = path.join(repoRoot, "index.ts");
     return recordProgram(
         () => {

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { PersistentStack, PersistentStackArgs, resetClaimedNames, validateStackArgs } from "../../components";
+import { PersistentStack, PersistentStackArgs, validateStackArgs } from "../../components";
 import { parseDiskUsage } from "../../components/backup/usage";
 import { loadStackArgs } from "../../components/config/stackConfig";
 import { dockerRunCommand, shellQuote } from "../../components/backup/plan";
@@ -21,7 +21,6 @@ const args = (extra: Partial<PersistentStackArgs> = {}): PersistentStackArgs => 
 });
 
 async function record(a: PersistentStackArgs) {
-    resetClaimedNames();
     return recordProgram(() => void new PersistentStack("shop", a), { project: "shop", stack: "staging" });
 }
 

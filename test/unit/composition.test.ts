@@ -1,12 +1,10 @@
 import * as assert from "assert";
 import * as docker from "@pulumi/docker";
-import { PersistentStack, resetClaimedNames } from "../../components";
+import { PersistentStack } from "../../components";
 import { recordProgram } from "../helpers/pulumiMocks";
 import { types } from "../helpers/stacks";
 
 describe("composition in a larger program", () => {
-    beforeEach(() => resetClaimedNames());
-
     it("passes a consumer's docker provider to every child", async () => {
         const rec = await recordProgram(() => {
             const remote = new docker.Provider("remote", { host: "ssh://deploy@docker-host" });
@@ -49,7 +47,7 @@ describe("composition in a larger program", () => {
         });
         assert.match(
             error?.message ?? "",
-            /PersistentStack "green": Docker volume persistent-test-data is already managed by PersistentStack "blue" in this program; give one of them its own namePrefix/,
+            /PersistentStack "green": Docker volume persistent-test-data is already managed by PersistentStack "blue" on the same engine in this program; give one of them its own namePrefix/,
         );
     });
 

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, PersistentStack, PersistentStackArgs, resetClaimedNames, validateStackArgs } from "../../components";
+import { ConfigError, PersistentStack, PersistentStackArgs, validateStackArgs } from "../../components";
 import { loadStackArgs } from "../../components/config/stackConfig";
 import { recordProgram } from "../helpers/pulumiMocks";
 
@@ -254,7 +254,6 @@ describe("config validation", () => {
     });
 
     it("registers no resource when the args are invalid", async () => {
-        resetClaimedNames();
         const config = base();
         config.containers.web.mounts[1].volume = "uplods";
         let error: unknown;
