@@ -244,9 +244,5 @@ export function usageProbe(name: string, plan: BackupPlan, image: pulumi.Input<s
         }),
         options.engine,
     );
-    return new command.local.Command(
-        name,
-        { create: run.command, environment: run.environment },
-        options.opts,
-    );
+    return new command.local.Command(name, { create: run.command, environment: run.environment }, options.opts);
 }

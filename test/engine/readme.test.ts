@@ -106,7 +106,11 @@ describe("the repository's own program, set up as the README says", function () 
         sh(unprotect);
         sh(destroy);
         for (const key of ["db", "web", "thumbnailer", "backup"]) {
-            assert.equal((await docker(["ps", "-aq", "--filter", `name=^persistent-docker-prod-${key}$`])).stdout.trim(), "", `${key} is gone`);
+            assert.equal(
+                (await docker(["ps", "-aq", "--filter", `name=^persistent-docker-prod-${key}$`])).stdout.trim(),
+                "",
+                `${key} is gone`,
+            );
         }
         for (const key of ["pgdata", "pgdump", "uploads", "logs", "backups"]) {
             assert.ok(await volumeExists(`persistent-docker-prod-${key}`), `volume ${key} was kept`);

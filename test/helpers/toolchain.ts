@@ -11,9 +11,7 @@ import * as path from "node:path";
 import { repoRoot } from "./stacks";
 
 /** The stand-in plugins that are in use, by plugin name. */
-export const standIns = (["docker", "command"] as const).filter(
-    (p) => process.env[`PDS_${p.toUpperCase()}_PROVIDER`] !== "real",
-);
+export const standIns = (["docker", "command"] as const).filter((p) => process.env[`PDS_${p.toUpperCase()}_PROVIDER`] !== "real");
 
 let cached: { path: string } | { missing: string } | undefined;
 

@@ -28,9 +28,8 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as provider from "@pulumi/pulumi/provider";
+import { version } from "@pulumi/command/package.json";
 import { holdsSecret, reveal, secret } from "./secrets";
-
-const version: string = require("@pulumi/command/package.json").version;
 
 interface Run {
     stdout: string;
@@ -81,7 +80,18 @@ function previousEnv(olds: any): Record<string, string> {
     return { PULUMI_COMMAND_STDOUT: plain.stdout ?? "", PULUMI_COMMAND_STDERR: plain.stderr ?? "" };
 }
 
-const inputKeys = ["create", "update", "delete", "dir", "environment", "interpreter", "stdin", "triggers", "addPreviousOutputInEnv", "logging"];
+const inputKeys = [
+    "create",
+    "update",
+    "delete",
+    "dir",
+    "environment",
+    "interpreter",
+    "stdin",
+    "triggers",
+    "addPreviousOutputInEnv",
+    "logging",
+];
 
 function sameJson(a: unknown, b: unknown): boolean {
     return JSON.stringify(reveal(a) ?? null) === JSON.stringify(reveal(b) ?? null);
