@@ -9,10 +9,15 @@ import { shellQuote } from "./plan";
 /** Where the scripts live inside job containers. */
 export const scriptDir = "/usr/local/lib/pds";
 
-/** Commands installed in the backup container's PATH: the script each runs, per engine. */
-export const commands: Record<string, { tar: string; restic: string }> = {
-    "backup-now": { tar: "backup.sh", restic: "restic-backup.sh" },
-    verify: { tar: "verify.sh", restic: "restic-check.sh" },
+/**
+ * Commands installed in the backup container's PATH: the script each runs, per
+ * engine. Those with a `trigger` run through run-job.sh, which records the
+ * result (`status`) and notifies.
+ */
+export const commands: Record<string, { tar: string; restic: string; trigger?: string }> = {
+    "backup-now": { tar: "backup.sh", restic: "restic-backup.sh", trigger: "backup-now" },
+    verify: { tar: "verify.sh", restic: "restic-check.sh", trigger: "verify" },
+    status: { tar: "status.sh", restic: "status.sh" },
     list: { tar: "list.sh", restic: "restic-list.sh" },
     prune: { tar: "prune.sh", restic: "restic-forget.sh" },
     usage: { tar: "usage.sh", restic: "usage.sh" },
@@ -40,14 +45,17 @@ export function jobScripts(): Record<string, string> {
 /** Files to upload into the long-running backup container: scripts plus command wrappers. */
 export function scriptUploads(): Array<{ file: string; content: string; executable: boolean }> {
     const scripts = Object.entries(jobScripts()).map(([name, content]) => ({ file: `${scriptDir}/${name}`, content, executable: true }));
-    const wrappers = Object.entries(commands).map(([command, script]) => ({
-        file: `/usr/local/bin/${command}`,
-        content:
-            script.tar === script.restic
-                ? `#!/bin/sh\nexec sh ${scriptDir}/${script.tar} "$@"\n`
-                : `#!/bin/sh\ncase "\${BACKUP_ENGINE:-tar}" in\nrestic) exec sh ${scriptDir}/${script.restic} "$@" ;;\n*) exec sh ${scriptDir}/${script.tar} "$@" ;;\nesac\n`,
-        executable: true,
-    }));
+    const wrappers = Object.entries(commands).map(([command, script]) => {
+        const run = (name: string) => `exec sh ${scriptDir}/${script.trigger ? `run-job.sh ${script.trigger} ${name}` : name} "$@"`;
+        return {
+            file: `/usr/local/bin/${command}`,
+            content:
+                script.tar === script.restic
+                    ? `#!/bin/sh\n${run(script.tar)}\n`
+                    : `#!/bin/sh\ncase "\${BACKUP_ENGINE:-tar}" in\nrestic) ${run(script.restic)} ;;\n*) ${run(script.tar)} ;;\nesac\n`,
+            executable: true,
+        };
+    });
     return [...scripts, ...wrappers];
 }
 

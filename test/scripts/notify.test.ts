@@ -198,10 +198,11 @@ describe("notifications, status and metrics (run-job.sh)", () => {
 
     it("bounds each attempt with a timeout", async () => {
         const started = Date.now();
-        const r = await run("run-job.sh", env([[`${rx.base}/hang`, "json", "always"]], { BACKUP_NOTIFY_TIMEOUT: "1", BACKUP_NOTIFY_RETRIES: "1" }), [
-            "backup-now",
-            "backup.sh",
-        ]);
+        const r = await run(
+            "run-job.sh",
+            env([[`${rx.base}/hang`, "json", "always"]], { BACKUP_NOTIFY_TIMEOUT: "1", BACKUP_NOTIFY_RETRIES: "1" }),
+            ["backup-now", "backup.sh"],
+        );
         assert.equal(r.status, 0);
         assert.ok(Date.now() - started < 10_000);
         assert.match(r.stderr, /target 1 \(json\): failed after 1 attempt\(s\)/);

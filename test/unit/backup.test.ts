@@ -235,11 +235,15 @@ describe("job commands", () => {
         assert.throws(() => scriptBundle("nope.sh"), /unknown job script nope\.sh/);
     });
 
-    it("uploads wrappers that exec the scripts", () => {
+    it("uploads wrappers that exec the scripts, backups and checks through run-job.sh (record and notify)", () => {
         const wrapper = scriptUploads().find((u) => u.file === "/usr/local/bin/backup-now")!;
         assert.strictEqual(
             wrapper.content,
-            '#!/bin/sh\ncase "${BACKUP_ENGINE:-tar}" in\nrestic) exec sh /usr/local/lib/pds/restic-backup.sh "$@" ;;\n*) exec sh /usr/local/lib/pds/backup.sh "$@" ;;\nesac\n',
+            '#!/bin/sh\ncase "${BACKUP_ENGINE:-tar}" in\nrestic) exec sh /usr/local/lib/pds/run-job.sh backup-now restic-backup.sh "$@" ;;\n*) exec sh /usr/local/lib/pds/run-job.sh backup-now backup.sh "$@" ;;\nesac\n',
+        );
+        assert.strictEqual(
+            scriptUploads().find((u) => u.file === "/usr/local/bin/status")!.content,
+            '#!/bin/sh\nexec sh /usr/local/lib/pds/status.sh "$@"\n',
         );
         assert.ok(wrapper.executable);
     });
@@ -320,7 +324,7 @@ describe("consistency hooks, disk usage and the restore command", () => {
         assert.match(probe.inputs.create, /--env BACKUP_USAGE_MAX_PERCENT=90 /);
         assert.match(probe.inputs.create, /--env BACKUP_USAGE_MAX_BYTES=10737418240 /);
         assert.match(probe.inputs.create, /--mount type=volume,source=shop-staging-backups,target=\/backup,readonly/);
-        assert.match(probe.inputs.create, /sh \/usr\/local\/lib\/pds\/usage\.sh --json \|\| rc=\$\?\ncase "\$rc" in 0\|5\) exit 0/);
+        assert.match(probe.inputs.create, /sh \/usr\/local\/lib\/pds\/run-job\.sh usage usage\.sh --json \|\| rc=\$\?\ncase "\$rc" in 0\|5\) exit 0/);
         assert.strictEqual(probe.inputs.triggers.length, 1);
         const none = await record(args());
         assert.ok(!none.resources.some((r) => r.name === "shop-usage"));
@@ -439,7 +443,7 @@ describe("the restic engine", () => {
                 /--entrypoint sh restic\/restic:0\.17\.3 -c 'set -eu; umask 077; for f in \/run\/pds\/restic-password; do/,
             );
         }
-        assert.match(byName(rec.resources, "shop-predeploy-db").inputs.create, /exec sh \/usr\/local\/lib\/pds\/restic-backup\.sh\n/);
+        assert.match(byName(rec.resources, "shop-predeploy-db").inputs.create, /exec sh \/usr\/local\/lib\/pds\/run-job\.sh deploy restic-backup\.sh\n/);
         assert.match(byName(rec.resources, "shop-restore-pgdata").inputs.create, /exec sh \/usr\/local\/lib\/pds\/restic-restore\.sh\n/);
         assert.match(
             byName(rec.resources, "shop-restore-pgdata").inputs.create,
