@@ -60,10 +60,31 @@ export function scriptUploads(): Array<{ file: string; content: string; executab
 }
 
 /**
- * A shell program that writes every job script into the container and then
- * runs `entry` with `args`: fed to `sh -s` on stdin. Each script goes in a
- * quoted here-document, so nothing in it is expanded on the way. Exit codes in
- * `tolerate` count as success.
+ * The scripts `entry` needs: itself, the scripts named in `args` (run-job.sh
+ * runs one), and what they source (`. ".../lib.sh"`), transitively.
+ */
+export function scriptsNeeded(entry: string, args: string[] = []): string[] {
+    const scripts = jobScripts();
+    const needed = new Set<string>();
+    const visit = (name: string) => {
+        if (needed.has(name) || !(name in scripts)) {
+            return;
+        }
+        needed.add(name);
+        for (const m of scripts[name].matchAll(/(?:^|[\s(;])\.\s+"[^\n]*\/([\w.-]+\.sh)"/gm)) {
+            visit(m[1]);
+        }
+    };
+    [entry, ...args].forEach(visit);
+    return [...needed].sort();
+}
+
+/**
+ * A shell program that writes the job scripts `entry` needs into the container
+ * and then runs `entry` with `args`: fed to `sh -s` on stdin. Each script goes
+ * in a quoted here-document, so nothing in it is expanded on the way. Exit
+ * codes in `tolerate` count as success. Only the needed scripts go in: the
+ * command runs as `sh -c <program>`, and one argument may not exceed 128 KiB.
  */
 export function scriptBundle(entry: string, args: string[] = [], tolerate: number[] = []): string {
     const scripts = jobScripts();
@@ -71,7 +92,8 @@ export function scriptBundle(entry: string, args: string[] = [], tolerate: numbe
         throw new Error(`unknown job script ${entry}`);
     }
     const parts = ["set -eu", `mkdir -p ${scriptDir}`];
-    for (const [name, content] of Object.entries(scripts)) {
+    for (const name of scriptsNeeded(entry, args)) {
+        const content = scripts[name];
         const marker = "PDS_SCRIPT_END";
         if (content.split("\n").includes(marker)) {
             throw new Error(`${name} contains the here-document marker ${marker}`);
