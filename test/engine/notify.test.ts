@@ -246,6 +246,18 @@ describe("notifications, health and metrics on a real Docker engine", function (
         assert.equal(sample("pds_backup_last_bytes"), st.volumes.data.newestBackup.bytes);
     });
 
+    it("notifies the final backup on destroy", async () => {
+        const s = newStack("destroy");
+        await s.up(stackArgs("destroy", { onDeploy: false, onDestroy: true }, { on: "always" }));
+        await s.exec("app", "echo last words > /data/file");
+        await s.destroy();
+        const requests = await received("destroy");
+        assert.equal(requests.length, 1);
+        const body = JSON.parse(requests[0].body);
+        assert.equal(body.trigger, "destroy");
+        assert.equal(body.event, "success");
+    });
+
     it("turns unhealthy after a failed scheduled run, and healthy again after a good one", async function () {
         this.timeout(400_000);
         const s = newStack("health");
