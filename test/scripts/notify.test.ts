@@ -239,7 +239,12 @@ describe("notifications, status and metrics (run-job.sh)", () => {
     it("flips back to healthy after a good run follows a failed one", async () => {
         fs.rmSync(path.join(sb.sources, "db"), { recursive: true });
         await run("run-job.sh", env([]), ["schedule", "backup.sh"]);
-        assert.equal((await run("status.sh", sb.env(), ["--health"])).status, 1);
+        const failed = await run("status.sh", sb.env(), ["--health"]);
+        assert.equal(failed.status, 1);
+        assert.match(
+            failed.stdout,
+            /^last run failed: backup \(schedule, exit 1\) at .*: backup\.sh: error: volume db: source directory .* does not exist/,
+        );
         sb.volume("db", { "a.txt": "again" });
         await run("run-job.sh", env([]), ["schedule", "backup.sh"]);
         const health = await run("status.sh", sb.env(), ["--health"]);

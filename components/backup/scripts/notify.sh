@@ -158,7 +158,7 @@ redact_stream() {
 	for _rs_f in "${BACKUP_NOTIFY_DIR:-$NOTIFY_DIR_DEFAULT}"/* "${RESTIC_PASSWORD_FILE:-}"; do
 		[ -f "$_rs_f" ] && [ -s "$_rs_f" ] && { cat "$_rs_f"; echo; } >>"$_rs_list"
 	done
-	awk 'FNR == NR { if (length($0) >= 4) secrets[++n] = $0; next }
+	awk -v list="$_rs_list" 'BEGIN { while ((getline line < list) > 0) if (length(line) >= 4) secrets[++n] = line }
 		{
 			for (i = 1; i <= n; i++) {
 				while ((p = index($0, secrets[i])) > 0) {
@@ -166,6 +166,6 @@ redact_stream() {
 				}
 			}
 			print
-		}' "$_rs_list" -
+		}'
 	rm -f -- "$_rs_list"
 }

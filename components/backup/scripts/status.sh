@@ -67,12 +67,15 @@ status_init() {
 }
 
 # status_write NAME KEY=VALUE...: replace file NAME atomically. Values are made
-# single-line; keys not given keep their old value.
+# single-line; keys not given keep their old value. On a full target the
+# atomic write can fail: the file is then rewritten in place (truncating it
+# frees the blocks the new content needs), so a failure on a full disk is
+# still recorded.
 status_write() {
 	_sw_file="$(status_dir)/$1"
 	shift
 	_sw_tmp="$_sw_file.tmp.$$"
-	{
+	_sw_content=$(
 		for _sw_kv in "$@"; do
 			printf '%s=%s\n' "${_sw_kv%%=*}" "$(printf '%s' "${_sw_kv#*=}" | status_oneline)"
 		done
@@ -86,10 +89,12 @@ status_write() {
 				[ "$_sw_given" = true ] || printf '%s\n' "$_sw_line"
 			done <"$_sw_file"
 		fi
-	} >"$_sw_tmp" && mv -f -- "$_sw_tmp" "$_sw_file" || {
-		rm -f -- "$_sw_tmp"
-		return 1
-	}
+	)
+	if printf '%s\n' "$_sw_content" >"$_sw_tmp" 2>/dev/null && mv -f -- "$_sw_tmp" "$_sw_file"; then
+		return 0
+	fi
+	rm -f -- "$_sw_tmp"
+	printf '%s\n' "$_sw_content" >"$_sw_file"
 }
 
 # status_volumes: BACKUP_VOLUMES, or every volume with a record.
