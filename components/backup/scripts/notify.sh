@@ -114,8 +114,8 @@ notify_send() {
 	_ns_body="${TMPDIR:-/tmp}/pds-notify.$$"
 	while [ "$_ns_i" -lt "$_ns_count" ]; do
 		_ns_i=$((_ns_i + 1))
-		eval "_ns_on=\${BACKUP_NOTIFY_${_ns_i}_ON:-failure}"
-		eval "_ns_format=\${BACKUP_NOTIFY_${_ns_i}_FORMAT:-auto}"
+		_ns_on=$(eval "printf '%s' \"\${BACKUP_NOTIFY_${_ns_i}_ON:-failure}\"")
+		_ns_format=$(eval "printf '%s' \"\${BACKUP_NOTIFY_${_ns_i}_FORMAT:-auto}\"")
 		case "$_ns_on:$1" in
 		always:* | failure:failure | success:success) ;;
 		*) continue ;;

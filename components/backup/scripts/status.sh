@@ -258,10 +258,11 @@ status_metrics() {
 			printf '# TYPE pds_backup_notification_ok gauge\n'
 			printf 'pds_backup_notification_ok{stack="%s"} %s\n' "$_sm_stack" "$([ "$_sm_notify" = delivered ] && echo 1 || echo 0)"
 		fi
-	} >"$_sm_tmp" && mv -f -- "$_sm_tmp" "$_sm_file" || {
+	} >"$_sm_tmp" || {
 		rm -f -- "$_sm_tmp"
 		return 1
 	}
+	mv -f -- "$_sm_tmp" "$_sm_file"
 }
 
 status_main() {
