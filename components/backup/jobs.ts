@@ -210,8 +210,9 @@ export function restoreJob(
         mounts: plan.mounts,
         labels: plan.labels,
         script: backup.scripts.restore,
-        network: backup.network,
-        secretFiles: backup.secretFiles,
+        // Restores notify no one: only the repository's network, no notification URLs.
+        network: backup.repositoryNetwork,
+        secretFiles: backup.secretFiles.filter((f) => !backup.notifyFiles.includes(f)),
         secretEnv: backup.secretEnv,
     });
     return new command.local.Command(

@@ -89,7 +89,9 @@ export interface BackupPlan {
     scripts: EngineScripts;
     /** Network of the jobs: `none`, or the network a remote restic repository is reached through. */
     network: string;
-    /** Secrets the jobs get as files (restic password, SSH key). */
+    /** Network of the restore jobs: the one a remote restic repository is reached through, else `none`. */
+    repositoryNetwork: string;
+    /** Secrets the jobs get as files (restic password, SSH key, notification URLs). */
     secretFiles: SecretFile[];
     /** Extra environment (restic backend credentials); values may be secrets. */
     secretEnv: Record<string, pulumi.Input<string>>;
@@ -185,6 +187,7 @@ export function planBackup(
         engine,
         scripts: engineScripts[engine],
         network: monitoring.network,
+        repositoryNetwork: restic?.network ?? "none",
         secretFiles: [...(restic?.secretFiles ?? []), ...monitoring.notifyFiles],
         secretEnv: spec.restic?.env ?? {},
         schedule: spec.schedule,

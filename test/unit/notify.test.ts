@@ -120,6 +120,12 @@ describe("backup notifications, health and metrics", () => {
             assert.strictEqual(cmd.inputs.environment.PDS_SECRET_1, Buffer.from(url).toString("base64"));
             assert.ok(cmd.secretInputs.includes("environment"), `${name}: environment is secret`);
         }
+        const restore = byName(
+            await record(args({ notify: [{ url }] }, { restores: [{ volume: "pgdata", from: "latest" }] })),
+            "shop-restore-pgdata",
+        );
+        assert.match(restore.inputs.create, /--network none /, "restores notify no one: no network");
+        assert.ok(!restore.inputs.create.includes("/run/pds/notify"), "and no URL");
         const named = await record(args({ notify: [{ url: pulumi.secret(url), network: "alerts" }] }));
         assert.strictEqual(byName(named, "shop-backup").inputs.networkMode, "alerts");
     });
