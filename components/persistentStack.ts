@@ -83,6 +83,7 @@ export class PersistentStack extends pulumi.ComponentResource {
             dockerHost: valid.dockerHost,
             opts: { parent: this, dependsOn },
         });
+        // The volumes every backup job writes to: the target and the metrics volume.
         const targetVolume = [backup?.targetVolumeKey, backup?.metricsVolumeKey].flatMap((k) => (k ? volumesOf([k]) : []));
         for (const restore of restores) {
             this.restores[restore.volumeKey] = restoreJob(

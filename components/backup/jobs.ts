@@ -135,8 +135,8 @@ export function backupContainer(
             volumes: [plan.targetMount, plan.socketMount, plan.metricsMount]
                 .filter((m): m is JobMount => m?.type === "bind")
                 .map((m) => ({ hostPath: m.source, containerPath: m.target, readOnly: m.readOnly })),
-            // Least privilege: no network unless a remote repository needs one, and the
-            // Docker socket only for hooks or `restore`.
+            // Least privilege: no network unless a remote repository or a notification
+            // target needs one, and the Docker socket only for hooks or `restore`.
             networkMode: plan.network,
             // Unhealthy when the last run failed or a volume's newest good backup is older than maxAge.
             healthcheck: {
