@@ -89,7 +89,8 @@ export class PersistentStack extends pulumi.ComponentResource {
             engine: engine!,
             opts: { parent: this, dependsOn },
         });
-        const targetVolume = backup?.targetVolumeKey ? volumesOf([backup.targetVolumeKey]) : [];
+        // The volumes every backup job writes to: the target and the metrics volume.
+        const targetVolume = [backup?.targetVolumeKey, backup?.metricsVolumeKey].flatMap((k) => (k ? volumesOf([k]) : []));
         for (const restore of restores) {
             this.restores[restore.volumeKey] = restoreJob(
                 `${name}-restore-${restore.volumeKey}`,
@@ -104,7 +105,7 @@ export class PersistentStack extends pulumi.ComponentResource {
             backup?.onDestroy && jobImage
                 ? finalBackup(
                       `${name}-final-backup`,
-                      planJob(backup, jobImage.image, backup.scripts.backup, { socket: backup.hooks }),
+                      planJob(backup, jobImage.image, backup.scripts.backup, { socket: backup.hooks, trigger: "destroy" }),
                       jobOptions([...volumesOf(backup.volumeKeys), ...targetVolume, ...jobImage.dependsOn]),
                   )
                 : undefined;
@@ -124,6 +125,7 @@ export class PersistentStack extends pulumi.ComponentResource {
                         volumes: backedUp,
                         env: { BACKUP_VOLUMES: backedUp.join(" "), BACKUP_SKIP_EMPTY: "true" },
                         socket: backup.hooks,
+                        trigger: "deploy",
                     }),
                     replacementFingerprint(containerArgs),
                     jobOptions([...volumesOf(backedUp), ...restoresOf(backedUp), ...targetVolume, ...jobImage.dependsOn]),

@@ -87,6 +87,50 @@ export interface BackupSpec {
     diskUsage?: DiskUsageSpec;
     /** Settings of the restic engine (`engine: restic`). */
     restic?: ResticSpec;
+    /** Where to report backup results: webhooks, ntfy, Slack/Mattermost, Discord (see NotifySpec). Default: nowhere. */
+    notify?: NotifySpec[];
+    /**
+     * Age after which the newest good backup of a volume makes the backup
+     * container unhealthy: `90m`, `26h`, `7d`, or `0` for no age check.
+     * Default: twice the schedule's longest interval; no age check without a schedule.
+     */
+    maxAge?: string;
+    /** Write Prometheus metrics (node_exporter textfile format) after every run. Default: off. */
+    metrics?: MetricsSpec;
+}
+
+/**
+ * A notification target. Every job (schedule, `backup-now`, `verify` and the
+ * restic check, the pre-deploy gate, the final backup on destroy, disk-usage
+ * alerts) reports to it; a failed delivery is logged and shown by `status`,
+ * and never fails a backup.
+ */
+export interface NotifySpec {
+    /**
+     * The target URL. A secret (it usually carries a token): give it as a
+     * secret (`config.requireSecret`, or `urlSecret` in stack config). It
+     * reaches the jobs as a file, never as an argument, label or environment.
+     */
+    url: pulumi.Input<string>;
+    /**
+     * Body format: `json` (a generic webhook), `ntfy`, `slack` (also
+     * Mattermost) or `discord`. Default: chosen by the URL (hooks.slack.com and
+     * `/hooks/` paths: slack; discord.com webhooks: discord; ntfy hosts: ntfy;
+     * anything else: json).
+     */
+    format?: string;
+    /** When to notify: `failure` (default), `success` or `always`. */
+    on?: string;
+    /** Docker network the jobs join to reach the target. Default `bridge`. */
+    network?: string;
+}
+
+/** Where the metrics file `<prefix>.prom` goes: exactly one of hostPath and volume. */
+export interface MetricsSpec {
+    /** Absolute host directory, e.g. node_exporter's `--collector.textfile.directory`. */
+    hostPath?: string;
+    /** Key of a declared volume. */
+    volume?: string;
 }
 
 /**

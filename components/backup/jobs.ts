@@ -29,6 +29,8 @@ export interface JobRun {
     secretFiles?: SecretFile[];
     /** Environment whose values may be secrets: passed by name from the command's environment. */
     secretEnv?: Record<string, pulumi.Input<string>>;
+    /** What started the job (deploy, destroy, usage): run through run-job.sh, which records and notifies. */
+    trigger?: string;
 }
 
 /** The job of `plan`'s engine script with the plan's mounts, network and secrets. */
@@ -43,6 +45,7 @@ export function planJob(
         targetReadOnly?: boolean;
         args?: string[];
         tolerate?: number[];
+        trigger?: string;
     } = {},
 ): JobRun {
     const volumes = options.volumes ?? plan.volumeKeys;
@@ -53,6 +56,7 @@ export function planJob(
             ...plan.sourceMounts.filter((m) => volumes.includes(m.target.split("/").pop()!)),
             ...(plan.targetMount ? [{ ...plan.targetMount, readOnly: options.targetReadOnly ?? false }] : []),
             ...(options.socket && plan.socketMount ? [plan.socketMount] : []),
+            ...(plan.metricsMount ? [plan.metricsMount] : []),
         ],
         labels: plan.labels,
         script,
@@ -61,6 +65,7 @@ export function planJob(
         network: plan.network,
         secretFiles: plan.secretFiles,
         secretEnv: plan.secretEnv,
+        trigger: options.trigger,
     };
 }
 
@@ -82,7 +87,8 @@ export function jobCommand(job: JobRun): { command: pulumi.Output<string>; envir
             passEnv: Object.keys(job.secretEnv ?? {}),
             secretPaths: secrets.map((s) => s.path),
         });
-        const bundle = `<<'PDS_BUNDLE'\n${scriptBundle(job.script, job.args, job.tolerate)}PDS_BUNDLE\n`;
+        const [entry, args] = job.trigger ? ["run-job.sh", [job.trigger, job.script, ...(job.args ?? [])]] : [job.script, job.args];
+        const bundle = `<<'PDS_BUNDLE'\n${scriptBundle(entry, args, job.tolerate)}PDS_BUNDLE\n`;
         if (!secrets.length) {
             return `${run} ${bundle}`;
         }
@@ -122,15 +128,25 @@ export function backupContainer(
                     BACKUP_JOB_IMAGE: jobImage,
                 }).map(([k, v]) => `${k}=${v}`),
             ),
-            mounts: [...plan.sourceMounts, ...(plan.targetMount?.type === "volume" ? [plan.targetMount] : [])],
+            mounts: [plan.targetMount, plan.metricsMount].reduce(
+                (m, extra) => (extra?.type === "volume" ? [...m, extra] : m),
+                [...plan.sourceMounts],
+            ),
             // Binds (a host target directory, the Docker socket) go through Docker's `-v`
             // binds, which create a missing target directory.
-            volumes: [plan.targetMount, plan.socketMount]
+            volumes: [plan.targetMount, plan.socketMount, plan.metricsMount]
                 .filter((m): m is JobMount => m?.type === "bind")
                 .map((m) => ({ hostPath: m.source, containerPath: m.target, readOnly: m.readOnly })),
-            // Least privilege: no network unless a remote repository needs one, and the
-            // Docker socket only for hooks or `restore`.
+            // Least privilege: no network unless a remote repository or a notification
+            // target needs one, and the Docker socket only for hooks or `restore`.
             networkMode: plan.network,
+            // Unhealthy when the last run failed or a volume's newest good backup is older than maxAge.
+            healthcheck: {
+                tests: ["CMD", "sh", `${scriptDir}/status.sh`, "--health"],
+                interval: plan.health.interval,
+                timeout: "30s",
+                retries: 1,
+            },
             // Scripts, and secrets as files (uploads do not show in `docker inspect`).
             uploads: [...scriptUploads(), ...plan.secretFiles.map((f) => ({ file: f.path, content: pulumi.secret(f.content) }))],
             restart: "unless-stopped",
@@ -208,8 +224,9 @@ export function restoreJob(
             mounts: plan.mounts,
             labels: plan.labels,
             script: backup.scripts.restore,
-            network: backup.network,
-            secretFiles: backup.secretFiles,
+            // Restores notify no one: only the repository's network, no notification URLs.
+            network: backup.repositoryNetwork,
+            secretFiles: backup.secretFiles.filter((f) => !backup.notifyFiles.includes(f)),
             secretEnv: backup.secretEnv,
         }),
         options.engine,
@@ -238,8 +255,15 @@ export function restoreJob(
 export function usageProbe(name: string, plan: BackupPlan, image: pulumi.Input<string>, options: JobCommandOptions): command.local.Command {
     const run = onEngine(
         jobCommand({
-            ...planJob(plan, image, "usage.sh", { targetReadOnly: true, args: ["--json"], tolerate: [5] }),
-            secretFiles: [],
+            ...planJob(plan, image, "usage.sh", {
+                targetReadOnly: true,
+                args: ["--json"],
+                tolerate: [5],
+                trigger: "usage",
+                // Alerts are notified; the record stays the backups' (the target is read-only here).
+                env: { BACKUP_STATUS_DIR: "/tmp/pds-status" },
+            }),
+            secretFiles: plan.notifyFiles,
             secretEnv: {},
         }),
         options.engine,

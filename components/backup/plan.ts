@@ -4,6 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { labelKeys, managedLabels, StackContext } from "../naming";
 import { parseSize, StackPlan } from "../plan";
 import type { BackupSpec, RestoreSpec } from "../types";
+import { HealthPlan, planHealth } from "./health";
 
 /** Default image of the backup jobs. */
 export const defaultBackupImage = "busybox:1.37";
@@ -19,6 +20,8 @@ export const secretPaths = {
     resticPassword: "/run/pds/restic-password",
     sshKey: "/run/pds/ssh/id_ed25519",
     knownHosts: "/run/pds/ssh/known_hosts",
+    /** Directory of the notification URLs, one file per target: `<dir>/<i>`. */
+    notify: "/run/pds/notify",
 } as const;
 
 /** The scripts an engine runs for each job. */
@@ -44,7 +47,7 @@ export interface SecretFile {
 export const socketPath = "/var/run/docker.sock";
 
 /** Where things are mounted inside job containers. */
-export const jobPaths = { sources: "/sources", target: "/backup", restore: "/restore" } as const;
+export const jobPaths = { sources: "/sources", target: "/backup", restore: "/restore", metrics: "/metrics" } as const;
 
 /** A mount of a job container, in the docker provider's shape. */
 export interface JobMount {
@@ -86,11 +89,21 @@ export interface BackupPlan {
     scripts: EngineScripts;
     /** Network of the jobs: `none`, or the network a remote restic repository is reached through. */
     network: string;
-    /** Secrets the jobs get as files (restic password, SSH key). */
+    /** Network of the restore jobs: the one a remote restic repository is reached through, else `none`. */
+    repositoryNetwork: string;
+    /** Secrets the jobs get as files (restic password, SSH key, notification URLs). */
     secretFiles: SecretFile[];
     /** Extra environment (restic backend credentials); values may be secrets. */
     secretEnv: Record<string, pulumi.Input<string>>;
     schedule?: string;
+    /** The notification URLs as secret files (also in secretFiles). */
+    notifyFiles: SecretFile[];
+    /** The backup container's healthcheck: maxAge and check interval. */
+    health: HealthPlan;
+    /** Where the metrics file is written (/metrics), when metrics are on. */
+    metricsMount?: JobMount;
+    /** Key of the metrics volume, when metrics go to a declared volume. */
+    metricsVolumeKey?: string;
     onDeploy: boolean;
     onDestroy: boolean;
     labels: Record<string, string>;
@@ -128,6 +141,7 @@ export function planBackup(
     const hookEnv = consistencyEnv(spec, stack);
     const hooks = Object.keys(hookEnv).length > 0;
     const restoreCommand = spec.restoreCommand ?? false;
+    const monitoring = monitoringSettings(spec, stack, volumeName, restic?.network ?? "none");
     const targetMount: JobMount | undefined = spec.targetVolume
         ? { type: "volume", source: volumeName(spec.targetVolume), target: jobPaths.target, readOnly: false }
         : spec.targetPath
@@ -160,6 +174,8 @@ export function planBackup(
             ...usageEnv(spec),
             ...hookEnv,
             ...(restic?.env ?? {}),
+            ...monitoring.env,
+            ...(targetMount ? {} : { BACKUP_STATUS_DIR: `/var/lib/pds/status/${prefix}` }),
         },
         socketMount:
             hooks || restoreCommand
@@ -170,13 +186,57 @@ export function planBackup(
         measureUsage: spec.diskUsage !== undefined,
         engine,
         scripts: engineScripts[engine],
-        network: restic?.network ?? "none",
-        secretFiles: restic?.secretFiles ?? [],
+        network: monitoring.network,
+        repositoryNetwork: restic?.network ?? "none",
+        secretFiles: [...(restic?.secretFiles ?? []), ...monitoring.notifyFiles],
         secretEnv: spec.restic?.env ?? {},
         schedule: spec.schedule,
+        notifyFiles: monitoring.notifyFiles,
+        health: monitoring.health,
+        metricsMount: monitoring.metricsMount,
+        metricsVolumeKey: spec.metrics?.volume,
         onDeploy: spec.onDeploy ?? true,
         onDestroy: spec.onDestroy ?? false,
         labels: managedLabels(ctx, "backup", "backup", stackLabels),
+    };
+}
+
+/**
+ * Notifications, health and metrics: their environment (see
+ * scripts/run-job.sh, notify.sh, status.sh), the URL files, the metrics mount,
+ * and the jobs' network: the restic one, else the one the targets are reached
+ * through (validation made them agree), else none.
+ */
+export function monitoringSettings(
+    spec: BackupSpec,
+    stack: StackPlan,
+    volumeName: (key: string) => string,
+    resticNetwork: string,
+): { env: Record<string, string>; notifyFiles: SecretFile[]; network: string; health: HealthPlan; metricsMount?: JobMount } {
+    const targets = spec.notify ?? [];
+    const health = planHealth(spec.maxAge, spec.schedule);
+    const env: Record<string, string> = { BACKUP_STACK_NAME: stack.namePrefix, BACKUP_MAX_AGE: String(health.maxAgeSeconds) };
+    if (targets.length) {
+        env.BACKUP_NOTIFY_COUNT = String(targets.length);
+    }
+    targets.forEach((target, i) => {
+        env[`BACKUP_NOTIFY_${i + 1}_FORMAT`] = target.format ?? "auto";
+        env[`BACKUP_NOTIFY_${i + 1}_ON`] = target.on ?? "failure";
+    });
+    const metricsMount: JobMount | undefined = spec.metrics?.volume
+        ? { type: "volume", source: volumeName(spec.metrics.volume), target: jobPaths.metrics, readOnly: false }
+        : spec.metrics?.hostPath
+          ? { type: "bind", source: spec.metrics.hostPath, target: jobPaths.metrics, readOnly: false }
+          : undefined;
+    if (metricsMount) {
+        env.BACKUP_METRICS_DIR = jobPaths.metrics;
+    }
+    return {
+        env,
+        notifyFiles: targets.map((target, i) => ({ path: `${secretPaths.notify}/${i + 1}`, content: target.url })),
+        network: resticNetwork !== "none" ? resticNetwork : (targets[0]?.network ?? (targets.length ? "bridge" : "none")),
+        health,
+        metricsMount,
     };
 }
 

@@ -9,10 +9,15 @@ import { shellQuote } from "./plan";
 /** Where the scripts live inside job containers. */
 export const scriptDir = "/usr/local/lib/pds";
 
-/** Commands installed in the backup container's PATH: the script each runs, per engine. */
-export const commands: Record<string, { tar: string; restic: string }> = {
-    "backup-now": { tar: "backup.sh", restic: "restic-backup.sh" },
-    verify: { tar: "verify.sh", restic: "restic-check.sh" },
+/**
+ * Commands installed in the backup container's PATH: the script each runs, per
+ * engine. Those with a `trigger` run through run-job.sh, which records the
+ * result (`status`) and notifies.
+ */
+export const commands: Record<string, { tar: string; restic: string; trigger?: string }> = {
+    "backup-now": { tar: "backup.sh", restic: "restic-backup.sh", trigger: "backup-now" },
+    verify: { tar: "verify.sh", restic: "restic-check.sh", trigger: "verify" },
+    status: { tar: "status.sh", restic: "status.sh" },
     list: { tar: "list.sh", restic: "restic-list.sh" },
     prune: { tar: "prune.sh", restic: "restic-forget.sh" },
     usage: { tar: "usage.sh", restic: "usage.sh" },
@@ -40,22 +45,46 @@ export function jobScripts(): Record<string, string> {
 /** Files to upload into the long-running backup container: scripts plus command wrappers. */
 export function scriptUploads(): Array<{ file: string; content: string; executable: boolean }> {
     const scripts = Object.entries(jobScripts()).map(([name, content]) => ({ file: `${scriptDir}/${name}`, content, executable: true }));
-    const wrappers = Object.entries(commands).map(([command, script]) => ({
-        file: `/usr/local/bin/${command}`,
-        content:
-            script.tar === script.restic
-                ? `#!/bin/sh\nexec sh ${scriptDir}/${script.tar} "$@"\n`
-                : `#!/bin/sh\ncase "\${BACKUP_ENGINE:-tar}" in\nrestic) exec sh ${scriptDir}/${script.restic} "$@" ;;\n*) exec sh ${scriptDir}/${script.tar} "$@" ;;\nesac\n`,
-        executable: true,
-    }));
+    const wrappers = Object.entries(commands).map(([command, script]) => {
+        const run = (name: string) => `exec sh ${scriptDir}/${script.trigger ? `run-job.sh ${script.trigger} ${name}` : name} "$@"`;
+        return {
+            file: `/usr/local/bin/${command}`,
+            content:
+                script.tar === script.restic
+                    ? `#!/bin/sh\n${run(script.tar)}\n`
+                    : `#!/bin/sh\ncase "\${BACKUP_ENGINE:-tar}" in\nrestic) ${run(script.restic)} ;;\n*) ${run(script.tar)} ;;\nesac\n`,
+            executable: true,
+        };
+    });
     return [...scripts, ...wrappers];
 }
 
 /**
- * A shell program that writes every job script into the container and then
- * runs `entry` with `args`: fed to `sh -s` on stdin. Each script goes in a
- * quoted here-document, so nothing in it is expanded on the way. Exit codes in
- * `tolerate` count as success.
+ * The scripts `entry` needs: itself, the scripts named in `args` (run-job.sh
+ * runs one), and what they source (`. ".../lib.sh"`), transitively.
+ */
+export function scriptsNeeded(entry: string, args: string[] = []): string[] {
+    const scripts = jobScripts();
+    const needed = new Set<string>();
+    const visit = (name: string) => {
+        if (needed.has(name) || !(name in scripts)) {
+            return;
+        }
+        needed.add(name);
+        for (const m of scripts[name].matchAll(/(?:^|[\s(;])\.\s+"[^\n]*\/([\w.-]+\.sh)"/gm)) {
+            visit(m[1]);
+        }
+    };
+    [entry, ...args].forEach(visit);
+    return [...needed].sort();
+}
+
+/**
+ * A shell program that writes the job scripts `entry` needs into the container
+ * and then runs `entry` with `args`: fed to `sh -s` on stdin. Each script goes
+ * in a quoted here-document, so nothing in it is expanded on the way. Exit
+ * codes in `tolerate` count as success. Only the needed scripts go in: the
+ * command runs as `sh -c <program>`, and one argument may not exceed 128 KiB.
  */
 export function scriptBundle(entry: string, args: string[] = [], tolerate: number[] = []): string {
     const scripts = jobScripts();
@@ -63,7 +92,8 @@ export function scriptBundle(entry: string, args: string[] = [], tolerate: numbe
         throw new Error(`unknown job script ${entry}`);
     }
     const parts = ["set -eu", `mkdir -p ${scriptDir}`];
-    for (const [name, content] of Object.entries(scripts)) {
+    for (const name of scriptsNeeded(entry, args)) {
+        const content = scripts[name];
         const marker = "PDS_SCRIPT_END";
         if (content.split("\n").includes(marker)) {
             throw new Error(`${name} contains the here-document marker ${marker}`);

@@ -201,6 +201,67 @@ const consistencySchema = z
     })
     .refine((c) => !(c.stop && c.pause), { message: "choose stop or pause, not both", path: ["pause"] });
 
+// Notifications, health and metrics of the backups (backup.notify, maxAge, metrics).
+const notifySchema = z.strictObject({
+    url: inputString.refine(
+        (v) => typeof v !== "string" || /^https?:\/\/[^\s]+$/.test(v),
+        "url must be an http:// or https:// URL (give it as a secret: urlSecret in stack config)",
+    ),
+    format: z.enum(["json", "ntfy", "slack", "discord"], { error: 'format must be "json", "ntfy", "slack" or "discord"' }).optional(),
+    on: z.enum(["failure", "success", "always"], { error: 'on must be "failure", "success" or "always"' }).optional(),
+    network: nameField("network").optional(),
+});
+
+const backupMonitoring = {
+    notify: z.array(notifySchema).optional(),
+    maxAge: z
+        .union([z.string(), z.number()])
+        .transform((v) => String(v))
+        .refine((v) => /^(0|[1-9][0-9]*[smhd])$/.test(v), 'maxAge must be a duration like "90m", "26h" or "7d", or 0 (no age check)')
+        .optional(),
+    metrics: z
+        .strictObject({ hostPath: absolutePath("hostPath").optional(), volume: z.string().optional() })
+        .refine((m) => (m.hostPath === undefined) !== (m.volume === undefined), "set exactly one of hostPath and volume")
+        .optional(),
+};
+
+/** Cross-checks of backup.notify and backup.metrics. */
+function checkMonitoring(args: z.output<typeof stackArgsObject>, declared: string[], ctx: z.RefinementCtx): void {
+    const backup = args.backup;
+    if (!backup) {
+        return;
+    }
+    const metricsVolume = backup.metrics?.volume;
+    if (metricsVolume !== undefined && !declared.includes(metricsVolume)) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["backup", "metrics", "volume"],
+            message: `unknown volume "${metricsVolume}"; declared: ${declared.join(", ") || "(none)"}`,
+        });
+    }
+    if (backup.metrics?.hostPath && isDangerousHostPath(backup.metrics.hostPath, args.dockerDataRoot)) {
+        ctx.addIssue({ code: "custom", path: ["backup", "metrics", "hostPath"], message: `"${backup.metrics.hostPath}" is a system path` });
+    }
+    // A job container joins one network: every target and a remote repository must agree.
+    const restic = backup.engine === "restic" ? backup.restic : undefined;
+    const resticNetwork = restic?.network ?? (isRemoteRepository(restic?.repository) ? "bridge" : undefined);
+    let network = resticNetwork !== "none" ? resticNetwork : undefined;
+    let from = "backup.restic";
+    (backup.notify ?? []).forEach((target, i) => {
+        const wanted = target.network ?? "bridge";
+        if (network === undefined) {
+            network = wanted;
+            from = `backup.notify[${i}]`;
+        } else if (wanted !== network) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["backup", "notify", i, "network"],
+                message: `the backup jobs join one network: "${wanted}" differs from "${network}" (${from}); reach every target through one network`,
+            });
+        }
+    });
+}
+
 const backupSchema = z.strictObject({
     volumes: z.array(z.string(), { error: "volumes must list the keys of the volumes to back up" }),
     engine: z.enum(["tar", "restic"], { error: 'engine must be "tar" or "restic"' }).optional(),
@@ -258,6 +319,7 @@ const backupSchema = z.strictObject({
             refuseIfNoFit: z.boolean().optional(),
         })
         .optional(),
+    ...backupMonitoring,
 });
 
 const restoreSchema = z.strictObject({
@@ -385,6 +447,7 @@ function checkCrossReferences(args: z.output<typeof stackArgsObject>, ctx: z.Ref
         });
     }
     checkBackup(args, declared, ctx);
+    checkMonitoring(args, declared, ctx);
     const volumeNames = new Map<string, string>();
     for (const [key, volume] of Object.entries(args.volumes ?? {})) {
         const name = volume.name ?? key;

@@ -66,6 +66,7 @@ export function loadStackArgs(config: ConfigSource): PersistentStackArgs {
         }
     }
     resolveResticSecrets(raw.backup, config, problems);
+    resolveNotifySecrets(raw.backup, config, problems);
     if (problems.length) {
         throw new ConfigError(problems, "stack config");
     }
@@ -99,4 +100,37 @@ function resolveResticSecrets(backup: unknown, config: ConfigSource, problems: s
             restic[target] = config.requireSecret(key);
         }
     }
+}
+
+/**
+ * `backup.notify[i].urlSecret` names the config key of a secret holding the
+ * target URL (it usually carries a token); it becomes the secret Output `url`.
+ * A plain `url` in stack config is refused: it would sit in the YAML in clear.
+ */
+function resolveNotifySecrets(backup: unknown, config: ConfigSource, problems: string[]): void {
+    const targets = (backup as { notify?: unknown } | undefined)?.notify;
+    if (!Array.isArray(targets)) {
+        return;
+    }
+    targets.forEach((target: Record<string, unknown>, i) => {
+        if (!target || typeof target !== "object") {
+            return;
+        }
+        const where = `backup.notify[${i}]`;
+        if (target.url !== undefined) {
+            problems.push(
+                `${where}.url: notification URLs are secrets; set urlSecret to the config key of a secret (pulumi config set --secret ...)`,
+            );
+            return;
+        }
+        const key = target.urlSecret;
+        delete target.urlSecret;
+        if (typeof key !== "string" || key === "") {
+            problems.push(`${where}.urlSecret: must name a config key holding the URL as a secret`);
+        } else if (config.get(key) === undefined) {
+            problems.push(`${where}.urlSecret: config key "${key}" is not set; run: pulumi config set --secret ${key} <url>`);
+        } else {
+            target.url = config.requireSecret(key);
+        }
+    });
 }

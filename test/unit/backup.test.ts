@@ -4,7 +4,7 @@ import { PersistentStack, PersistentStackArgs, validateStackArgs } from "../../c
 import { parseDiskUsage } from "../../components/backup/usage";
 import { loadStackArgs } from "../../components/config/stackConfig";
 import { dockerRunCommand, shellQuote } from "../../components/backup/plan";
-import { scriptBundle, scriptUploads } from "../../components/backup/scripts";
+import { scriptBundle, scriptsNeeded, scriptUploads } from "../../components/backup/scripts";
 import { RecordedResource, recordProgram } from "../helpers/pulumiMocks";
 import { types } from "../helpers/stacks";
 
@@ -234,11 +234,31 @@ describe("job commands", () => {
         assert.throws(() => scriptBundle("nope.sh"), /unknown job script nope\.sh/);
     });
 
-    it("uploads wrappers that exec the scripts", () => {
+    it("bundles only the scripts a job needs, so the command stays under the 128 KiB argument limit", () => {
+        assert.deepStrictEqual(scriptsNeeded("backup.sh"), ["backup.sh", "disk.sh", "hooks.sh", "lib.sh"]);
+        assert.deepStrictEqual(scriptsNeeded("run-job.sh", ["deploy", "restic-backup.sh"]), [
+            "hooks.sh",
+            "lib.sh",
+            "notify.sh",
+            "restic-backup.sh",
+            "restic-lib.sh",
+            "run-job.sh",
+            "status.sh",
+        ]);
+        for (const script of ["backup.sh", "restic-backup.sh", "usage.sh"]) {
+            assert.ok(Buffer.byteLength(scriptBundle("run-job.sh", ["deploy", script])) < 100 * 1024, script);
+        }
+    });
+
+    it("uploads wrappers that exec the scripts, backups and checks through run-job.sh (record and notify)", () => {
         const wrapper = scriptUploads().find((u) => u.file === "/usr/local/bin/backup-now")!;
         assert.strictEqual(
             wrapper.content,
-            '#!/bin/sh\ncase "${BACKUP_ENGINE:-tar}" in\nrestic) exec sh /usr/local/lib/pds/restic-backup.sh "$@" ;;\n*) exec sh /usr/local/lib/pds/backup.sh "$@" ;;\nesac\n',
+            '#!/bin/sh\ncase "${BACKUP_ENGINE:-tar}" in\nrestic) exec sh /usr/local/lib/pds/run-job.sh backup-now restic-backup.sh "$@" ;;\n*) exec sh /usr/local/lib/pds/run-job.sh backup-now backup.sh "$@" ;;\nesac\n',
+        );
+        assert.strictEqual(
+            scriptUploads().find((u) => u.file === "/usr/local/bin/status")!.content,
+            '#!/bin/sh\nexec sh /usr/local/lib/pds/status.sh "$@"\n',
         );
         assert.ok(wrapper.executable);
     });
@@ -319,7 +339,10 @@ describe("consistency hooks, disk usage and the restore command", () => {
         assert.match(probe.inputs.create, /--env BACKUP_USAGE_MAX_PERCENT=90 /);
         assert.match(probe.inputs.create, /--env BACKUP_USAGE_MAX_BYTES=10737418240 /);
         assert.match(probe.inputs.create, /--mount type=volume,source=shop-staging-backups,target=\/backup,readonly/);
-        assert.match(probe.inputs.create, /sh \/usr\/local\/lib\/pds\/usage\.sh --json \|\| rc=\$\?\ncase "\$rc" in 0\|5\) exit 0/);
+        assert.match(
+            probe.inputs.create,
+            /sh \/usr\/local\/lib\/pds\/run-job\.sh usage usage\.sh --json \|\| rc=\$\?\ncase "\$rc" in 0\|5\) exit 0/,
+        );
         assert.strictEqual(probe.inputs.triggers, undefined, "no time trigger: an unchanged stack previews clean");
         const none = await record(args());
         assert.ok(!none.resources.some((r) => r.name === "shop-usage"));
@@ -438,7 +461,10 @@ describe("the restic engine", () => {
                 /--entrypoint sh restic\/restic:0\.17\.3 -c 'set -eu; umask 077; for f in \/run\/pds\/restic-password; do/,
             );
         }
-        assert.match(byName(rec.resources, "shop-predeploy-db").inputs.create, /exec sh \/usr\/local\/lib\/pds\/restic-backup\.sh\n/);
+        assert.match(
+            byName(rec.resources, "shop-predeploy-db").inputs.create,
+            /exec sh \/usr\/local\/lib\/pds\/run-job\.sh deploy restic-backup\.sh\n/,
+        );
         assert.match(byName(rec.resources, "shop-restore-pgdata").inputs.create, /exec sh \/usr\/local\/lib\/pds\/restic-restore\.sh\n/);
         assert.match(
             byName(rec.resources, "shop-restore-pgdata").inputs.create,

@@ -33,6 +33,8 @@ main() {
 	# Secret files arrive world-readable (Docker uploads); ssh refuses such keys.
 	chmod -R go-rwx /run/pds 2>/dev/null || true
 	save_environment
+	# The age check (maxAge) counts from here until the first good backup.
+	(. "$PDS_DIR/status.sh" && status_init) || echo "scheduler.sh: warning: cannot create the status record" >&2
 	if [ -z "${BACKUP_SCHEDULE:-}" ] && [ -z "${BACKUP_CHECK_SCHEDULE:-}" ]; then
 		echo "scheduler.sh: no schedule; waiting for 'backup-now' (docker exec)" >&2
 		trap 'exit 0' TERM INT
@@ -44,11 +46,11 @@ main() {
 	mkdir -p "$CRONTABS"
 	{
 		if [ -n "${BACKUP_SCHEDULE:-}" ]; then
-			printf '%s . %s; sh %s/%s >/proc/1/fd/1 2>/proc/1/fd/2\n' \
+			printf '%s . %s; sh %s/run-job.sh schedule %s >/proc/1/fd/1 2>/proc/1/fd/2\n' \
 				"$BACKUP_SCHEDULE" "$ENV_FILE" "$PDS_DIR" "$BACKUP_SCRIPT"
 		fi
 		if [ -n "${BACKUP_CHECK_SCHEDULE:-}" ]; then
-			printf '%s . %s; sh %s/%s >/proc/1/fd/1 2>/proc/1/fd/2\n' \
+			printf '%s . %s; sh %s/run-job.sh check-schedule %s >/proc/1/fd/1 2>/proc/1/fd/2\n' \
 				"$BACKUP_CHECK_SCHEDULE" "$ENV_FILE" "$PDS_DIR" "$BACKUP_CHECK_SCRIPT"
 		fi
 	} >"$CRONTABS/root"
