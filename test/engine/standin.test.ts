@@ -174,6 +174,10 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         assert.notEqual(after.Id, before.Id);
         assert.ok(after.Config.Env.includes("GREETING=two"));
         assert.equal(up.outputs.appId.value, after.Id);
+        const lines = fs.readFileSync(standInLog, "utf8").split("\n");
+        const removed = lines.findIndex((l) => l.includes(`docker rm -f -v ${before.Id}`));
+        const created = lines.map((l) => l.includes(`docker create --name ${tag}-app`)).lastIndexOf(true);
+        assert.ok(removed >= 0 && removed < created, "the old container goes before the new one is created");
     });
 
     it("a restart-policy change updates the container in place", async () => {
