@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, OpMap, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { docker as dockerCli, inspect, removeByLabel, requireDocker, TEST_IMAGE } from "../helpers/docker";
 
@@ -40,6 +41,7 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
     const tag = `standin-${randomBytes(3).toString("hex")}`;
     const label = `pds.test=${tag}`;
     const settings = { env: "GREETING=one", restart: "no" };
+    const secretValue = `hunter2-${tag}`;
     let tmp: string;
     let otherHost: string;
     let standInLog: string;
@@ -55,7 +57,7 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
             name: `${tag}-app`,
             image: image.imageId,
             command: ["sleep", "3600"],
-            envs: [settings.env],
+            envs: [settings.env, pulumi.secret(`TOKEN=${secretValue}`)],
             restart: settings.restart,
             mounts: [{ type: "volume", source: volume.name, target: "/data" }],
             networksAdvanced: [{ name: network.name }],
@@ -67,6 +69,7 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
             command: ["sh", "-c", "echo done; exit 3"],
             attach: true,
             mustRun: false,
+            networkMode: "none",
             labels,
         });
         const other = new docker.Provider("other", { host: otherHost });
@@ -148,6 +151,17 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         const job = await inspect("container", `${tag}-job`);
         assert.equal(job.State.ExitCode, 3, "the one-shot job is kept, not removed");
         assert.ok(await inspect("volume", `${tag}-other`));
+    });
+
+    it("keeps a secret input secret in the state", async () => {
+        const app = await inspect("container", `${tag}-app`);
+        assert.ok(app.Config.Env.includes(`TOKEN=${secretValue}`), "the container gets the plain value");
+        // What the file backend keeps (`exportStack` would decrypt: it passes --show-secrets).
+        const stateDir = path.join(tmp, "state", ".pulumi", "stacks");
+        const files = fs.readdirSync(stateDir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".json"));
+        const state = files.map((f) => fs.readFileSync(path.join(stateDir, f), "utf8")).join("\n");
+        assert.match(state, /"ciphertext"/);
+        assert.ok(!state.includes(secretValue), "no plain secret in the stack's state");
     });
 
     it("sends every command of a provider with `host` to that address", () => {
