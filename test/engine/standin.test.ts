@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, OpMap, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, OpMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { docker as dockerCli, inspect, removeByLabel, requireDocker, TEST_IMAGE } from "../helpers/docker";
 
 const standInBin = path.resolve(__dirname, "../provider/bin");
@@ -46,6 +46,7 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
     let otherHost: string;
     let standInLog: string;
     let stack: Stack;
+    let newStack: (stackName: string, program: PulumiFn) => Promise<Stack>;
 
     /** The program: every resource carries the test's label. */
     const program = async () => {
@@ -108,20 +109,22 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         fs.symlinkSync(path.resolve(cli!), path.join(tmp, "cli/bin/pulumi"));
         fs.mkdirSync(path.join(tmp, "state"));
         const pulumiCommand = await PulumiCommand.get({ root: path.join(tmp, "cli") });
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: "dev", projectName: "pdsstandin", program },
-            {
-                pulumiCommand,
-                pulumiHome: path.join(tmp, "home"),
-                envVars: {
-                    PULUMI_CONFIG_PASSPHRASE: "test",
-                    PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
-                    PULUMI_SKIP_UPDATE_CHECK: "true",
-                    PATH: `${standInBin}${path.delimiter}${process.env.PATH}`,
-                    PDS_STANDIN_LOG: standInLog,
+        newStack = (stackName, stackProgram) =>
+            LocalWorkspace.createOrSelectStack(
+                { stackName, projectName: "pdsstandin", program: stackProgram },
+                {
+                    pulumiCommand,
+                    pulumiHome: path.join(tmp, "home"),
+                    envVars: {
+                        PULUMI_CONFIG_PASSPHRASE: "test",
+                        PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
+                        PULUMI_SKIP_UPDATE_CHECK: "true",
+                        PATH: `${standInBin}${path.delimiter}${process.env.PATH}`,
+                        PDS_STANDIN_LOG: standInLog,
+                    },
                 },
-            },
-        );
+            );
+        stack = await newStack("dev", program);
     });
 
     after(async () => {
@@ -214,6 +217,16 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         const up = await stack.up();
         assert.deepEqual(counts(up.summary.resourceChanges), { create: 1, same: 7 });
         assert.equal((await inspect("container", `${tag}-app`)).State.Running, true);
+    });
+
+    it("fails the create of a container that must run but exits, and leaves nothing behind", async () => {
+        const crash = await newStack("crash", async () => {
+            const labels = [{ label: "pds.test", value: tag }];
+            new docker.Container("crash", { name: `${tag}-crash`, image: TEST_IMAGE, command: ["true"], networkMode: "none", labels });
+        });
+        await assert.rejects(crash.up(), /container exited immediately/);
+        assert.equal(await inspect("container", `${tag}-crash`), undefined, "the provider removed it");
+        assert.deepEqual(counts((await crash.preview()).changeSummary), { create: 1, same: 1 }, "nothing in state");
     });
 
     it("destroy leaves nothing behind", async () => {
