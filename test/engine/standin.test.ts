@@ -114,7 +114,8 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
                 { stackName, projectName: "pdsstandin", program: stackProgram },
                 {
                     pulumiCommand,
-                    pulumiHome: path.join(tmp, "home"),
+                    // A private PULUMI_HOME, except for the real plugin, which lives in the user's plugin cache.
+                    pulumiHome: usingStandIn() ? path.join(tmp, "home") : undefined,
                     envVars: {
                         PULUMI_CONFIG_PASSPHRASE: "test",
                         PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
