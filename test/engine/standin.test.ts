@@ -108,12 +108,14 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         fs.mkdirSync(path.join(tmp, "cli/bin"), { recursive: true });
         fs.symlinkSync(path.resolve(cli!), path.join(tmp, "cli/bin/pulumi"));
         fs.mkdirSync(path.join(tmp, "state"));
+        fs.mkdirSync(path.join(tmp, "work"));
         const pulumiCommand = await PulumiCommand.get({ root: path.join(tmp, "cli") });
         newStack = (stackName, stackProgram) =>
             LocalWorkspace.createOrSelectStack(
                 { stackName, projectName: "pdsstandin", program: stackProgram },
                 {
                     pulumiCommand,
+                    workDir: path.join(tmp, "work"),
                     // A private PULUMI_HOME, except for the real plugin, which lives in the user's plugin cache.
                     pulumiHome: usingStandIn() ? path.join(tmp, "home") : undefined,
                     envVars: {
