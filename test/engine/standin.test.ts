@@ -2,18 +2,20 @@
 // engine: an inline Automation API program with a Volume, a Network, a
 // RemoteImage, a long-running Container, a one-shot job Container and a volume
 // on a second daemon address, taken through up / preview / update / replace /
-// refresh / destroy on the local daemon.
+// refresh / destroy on the local daemon. PDS_DOCKER_PROVIDER=real runs it
+// against the real docker plugin (see test/provider/standIn.ts).
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
-import { LocalWorkspace, OpMap, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalWorkspace, OpMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { docker as dockerCli, inspect, removeByLabel, requireDocker, TEST_IMAGE } from "../helpers/docker";
-import { requireToolchain } from "../helpers/toolchain";
+import { requireToolchain, standIns } from "../helpers/toolchain";
 
-const standInBin = path.resolve(__dirname, "../provider/bin");
+const usingStandIn = () => standIns.includes("docker");
 
 /** The `pulumi` CLI to drive: $PDS_PULUMI_CLI, else the first `pulumi` on PATH. */
 function findPulumiCli(): string | undefined {
@@ -41,10 +43,12 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
     const tag = `standin-${randomBytes(3).toString("hex")}`;
     const label = `pds.test=${tag}`;
     const settings = { env: "GREETING=one", restart: "no" };
+    const secretValue = `hunter2-${tag}`;
     let tmp: string;
     let otherHost: string;
     let standInLog: string;
     let stack: Stack;
+    let newStack: (stackName: string, program: PulumiFn) => Promise<Stack>;
 
     /** The program: every resource carries the test's label. */
     const program = async () => {
@@ -56,7 +60,7 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
             name: `${tag}-app`,
             image: image.imageId,
             command: ["sleep", "3600"],
-            envs: [settings.env],
+            envs: [settings.env, pulumi.secret(`TOKEN=${secretValue}`)],
             restart: settings.restart,
             mounts: [{ type: "volume", source: volume.name, target: "/data" }],
             networksAdvanced: [{ name: network.name }],
@@ -68,6 +72,7 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
             command: ["sh", "-c", "echo done; exit 3"],
             attach: true,
             mustRun: false,
+            networkMode: "none",
             labels,
         });
         const other = new docker.Provider("other", { host: otherHost });
@@ -106,21 +111,26 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         fs.mkdirSync(path.join(tmp, "cli/bin"), { recursive: true });
         fs.symlinkSync(path.resolve(cli!), path.join(tmp, "cli/bin/pulumi"));
         fs.mkdirSync(path.join(tmp, "state"));
+        fs.mkdirSync(path.join(tmp, "work"));
         const pulumiCommand = await PulumiCommand.get({ root: path.join(tmp, "cli") });
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: "dev", projectName: "pdsstandin", program },
-            {
-                pulumiCommand,
-                pulumiHome: path.join(tmp, "home"),
-                envVars: {
-                    PULUMI_CONFIG_PASSPHRASE: "test",
-                    PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
-                    PULUMI_SKIP_UPDATE_CHECK: "true",
-                    PATH: `${standInBin}${path.delimiter}${process.env.PATH}`,
-                    PDS_STANDIN_LOG: standInLog,
+        newStack = (stackName, stackProgram) =>
+            LocalWorkspace.createOrSelectStack(
+                { stackName, projectName: "pdsstandin", program: stackProgram },
+                {
+                    pulumiCommand,
+                    workDir: path.join(tmp, "work"),
+                    // A private PULUMI_HOME, except for the real plugin, which lives in the user's plugin cache.
+                    pulumiHome: usingStandIn() ? path.join(tmp, "home") : undefined,
+                    envVars: {
+                        PULUMI_CONFIG_PASSPHRASE: "test",
+                        PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
+                        PULUMI_SKIP_UPDATE_CHECK: "true",
+                        PATH: process.env.PATH ?? "",
+                        PDS_STANDIN_LOG: standInLog,
+                    },
                 },
-            },
-        );
+            );
+        stack = await newStack("dev", program);
     });
 
     after(async () => {
@@ -152,7 +162,21 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         assert.ok(await inspect("volume", `${tag}-other`));
     });
 
-    it("sends every command of a provider with `host` to that address", () => {
+    it("keeps a secret input secret in the state", async () => {
+        const app = await inspect("container", `${tag}-app`);
+        assert.ok(app.Config.Env.includes(`TOKEN=${secretValue}`), "the container gets the plain value");
+        // What the file backend keeps (`exportStack` would decrypt: it passes --show-secrets).
+        const stateDir = path.join(tmp, "state", ".pulumi", "stacks");
+        const files = fs.readdirSync(stateDir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".json"));
+        const state = files.map((f) => fs.readFileSync(path.join(stateDir, f), "utf8")).join("\n");
+        assert.match(state, /"ciphertext"/);
+        assert.ok(!state.includes(secretValue), "no plain secret in the stack's state");
+    });
+
+    it("sends every command of a provider with `host` to that address", function () {
+        if (!usingStandIn()) {
+            this.skip(); // read from the stand-in's log
+        }
         const lines = fs.readFileSync(standInLog, "utf8").split("\n");
         const otherLines = lines.filter((l) => l.includes(`${tag}-other`));
         assert.ok(otherLines.length > 0);
@@ -176,6 +200,13 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         assert.notEqual(after.Id, before.Id);
         assert.ok(after.Config.Env.includes("GREETING=two"));
         assert.equal(up.outputs.appId.value, after.Id);
+        if (usingStandIn()) {
+            // The stand-in's log shows the order; the real provider has the same rule (DeleteBeforeReplace).
+            const lines = fs.readFileSync(standInLog, "utf8").split("\n");
+            const removed = lines.findIndex((l) => l.includes(`docker rm -f -v ${before.Id}`));
+            const created = lines.map((l) => l.includes(`docker create --name ${tag}-app`)).lastIndexOf(true);
+            assert.ok(removed >= 0 && removed < created, "the old container goes before the new one is created");
+        }
     });
 
     it("a restart-policy change updates the container in place", async () => {
@@ -198,6 +229,16 @@ describe("docker provider stand-in on the real Pulumi engine", function () {
         const up = await stack.up();
         assert.deepEqual(counts(up.summary.resourceChanges), { create: 1, same: 7 });
         assert.equal((await inspect("container", `${tag}-app`)).State.Running, true);
+    });
+
+    it("fails the create of a container that must run but exits, and leaves nothing behind", async () => {
+        const crash = await newStack("crash", async () => {
+            const labels = [{ label: "pds.test", value: tag }];
+            new docker.Container("crash", { name: `${tag}-crash`, image: TEST_IMAGE, command: ["true"], networkMode: "none", labels });
+        });
+        await assert.rejects(crash.up(), /container exited immediately/);
+        assert.equal(await inspect("container", `${tag}-crash`), undefined, "the provider removed it");
+        assert.deepEqual(counts((await crash.preview()).changeSummary), { create: 1, same: 1 }, "nothing in state");
     });
 
     it("destroy leaves nothing behind", async () => {

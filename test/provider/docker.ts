@@ -4,9 +4,10 @@
 // a bridged Terraform provider whose build needs a patched copy of another
 // repository) is not installed. The engine finds it as an ambient plugin:
 // put test/provider/bin (holding the `pulumi-resource-docker` launcher) first
-// on PATH and leave PULUMI_IGNORE_AMBIENT_PLUGINS unset. It reports the plugin
-// version of the installed @pulumi/docker package and drives the daemon with
-// the `docker` CLI.
+// on PATH and leave PULUMI_IGNORE_AMBIENT_PLUGINS unset (test/provider/standIn.ts
+// does it; PDS_DOCKER_PROVIDER=real leaves the real plugin in charge). It reports
+// the plugin version of the installed @pulumi/docker package and drives the
+// daemon with the `docker` CLI. PDS_STANDIN_LOG=<file> logs every command.
 //
 // ============================================================================
 // WHAT IT MODELS
