@@ -224,8 +224,10 @@ describe("restic engine on a real Docker engine", function () {
             assert.equal(r.code, 0, r.stderr);
             const inspect = (await docker(["inspect", prod.name("backup")])).stdout;
             assert.ok(!inspect.includes("pw-sftp") && !inspect.includes("PRIVATE KEY"), "no secret in docker inspect");
-            const state = JSON.stringify(await prod.resources());
-            assert.ok(!state.includes("pw-sftp"), "the restic password is not in the state in plain text");
+            const resources = await prod.resources();
+            const leaks = resources.filter((r) => JSON.stringify(r).includes("pw-sftp")).map((r) => r.urn);
+            assert.deepEqual(leaks, [], "the restic password is not in the state in plain text");
+            const state = JSON.stringify(resources);
             assert.ok(!state.includes("PRIVATE KEY") && !state.includes(Buffer.from(sshKey).toString("base64")), "nor the SSH key");
 
             const staging = newStack("sftp-staging");

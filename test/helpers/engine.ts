@@ -2,6 +2,7 @@
 // engine: an inline program run through the Automation API (LocalWorkspace,
 // local file backend, passphrase secrets), with this project's toolchain and
 // provider plugins (test/helpers/toolchain.ts).
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -174,11 +175,19 @@ export class EngineStack {
         return summarize(events);
     }
 
-    /** The resources in the stack's state (`pulumi stack export`). */
+    /**
+     * The resources in the stack's state as `pulumi stack export` prints them:
+     * secrets stay encrypted (the Automation API's exportStack shows them).
+     */
     async resources(): Promise<{ urn: string; type: string; outputs?: Record<string, any> }[]> {
-        const stack = await this.select(async () => undefined);
-        const state = await stack.exportStack();
-        return state.deployment.resources ?? [];
+        await this.select(async () => undefined);
+        const out = execFileSync("pulumi", ["stack", "export", "--stack", this.stack], {
+            cwd: this.workDir,
+            env: { ...process.env, ...engineEnv() },
+            encoding: "utf8",
+            maxBuffer: 256 * 1024 * 1024,
+        });
+        return JSON.parse(out).deployment.resources ?? [];
     }
 
     /** The state's resource whose name (last URN part) is `name`. */
