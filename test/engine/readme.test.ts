@@ -1,7 +1,8 @@
 // The repository's own program, set up exactly as the README says: its
 // commands are read from the README and run verbatim with the real `pulumi`
-// CLI in a copy of the repository (its own HOME, local backend, passphrase from
-// the environment, confirmations skipped as in CI), on the real Docker daemon.
+// CLI in a copy of the repository (its own HOME, PULUMI_HOME and local backend
+// directory, passphrase from the environment, confirmations skipped as in CI),
+// on the real Docker daemon.
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -64,6 +65,10 @@ describe("the repository's own program, set up as the README says", function () 
         env = {
             PATH: process.env.PATH,
             HOME: home,
+            // `pulumi login --local` means file://~ of the user database's home,
+            // not $HOME: the backend and Pulumi's own files go to the test's dirs.
+            PULUMI_HOME: path.join(home, ".pulumi"),
+            PULUMI_BACKEND_URL: `file://${home}`,
             npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), ".npm"),
             PULUMI_CONFIG_PASSPHRASE: "readme-test-passphrase",
             PULUMI_SKIP_CONFIRMATIONS: "true",
