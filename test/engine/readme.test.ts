@@ -31,7 +31,7 @@ describe("the repository's own program, set up as the README says", function () 
 
     /** Run one README command line in the copy, failing with its output. */
     function sh(line: string): string {
-        const r = spawnSync("bash", ["-c", line], { cwd: work, env, encoding: "utf8", timeout: 900_000 });
+        const r = spawnSync("bash", ["-c", line], { cwd: work, env, encoding: "utf8", timeout: 900_000, maxBuffer: 256 * 1024 * 1024 });
         assert.equal(r.status, 0, `\`${line}\` exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
         return r.stdout;
     }

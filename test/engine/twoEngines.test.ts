@@ -24,7 +24,7 @@ describe("two stacks on two Docker engines, from the packed library", function (
 
     const on = (host: string, args: string[], allowFail = false) => docker(["-H", host, ...args], { allowFail });
     function pulumi(...args: string[]): string {
-        const r = spawnSync("pulumi", args, { cwd: program, env, encoding: "utf8", timeout: 600_000 });
+        const r = spawnSync("pulumi", args, { cwd: program, env, encoding: "utf8", timeout: 600_000, maxBuffer: 256 * 1024 * 1024 });
         assert.equal(r.status, 0, `pulumi ${args.join(" ")} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
         return r.stdout;
     }
