@@ -813,7 +813,7 @@ export function formatIssues(error: z.ZodError): string[] {
 /** The fields a strict object of `schema` accepts at `path`, or [] when it cannot tell. */
 function knownFieldsAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
     // zod's definitions: unwrap optional/pipe, step into objects, records and arrays.
-    let node: any = schema; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let node: any = schema;
     const unwrap = () => {
         while (node?._zod?.def && ["optional", "pipe", "default", "nullable"].includes(node._zod.def.type)) {
             node = node._zod.def.innerType ?? node._zod.def.in;

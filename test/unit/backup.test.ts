@@ -536,7 +536,7 @@ describe("the restic engine", () => {
                         backup: { volumes: ["data"], targetPath: "/srv/b", engine: "restic", restic: { passwordSecret: "nope" } },
                     }),
                 ),
-            /backup\.restic\.passwordSecret: config key "nope" is not set; run: pulumi config set --secret nope <value>/,
+            /backup\.restic\.passwordSecret: config key "nope" is not set; run: pulumi config set --secret nope <password>/,
         );
     });
 });
