@@ -6,7 +6,7 @@
 // Outputs, and a secret where Docker would show it anyway is refused.
 import * as pulumi from "@pulumi/pulumi";
 import type { PersistentStackArgs } from "../types";
-import { ConfigError, didYouMean, validateStackArgs } from "./schema";
+import { ConfigError, didYouMean, isReservedEnvName, validateStackArgs } from "./schema";
 
 /** Top-level config keys the program reads. */
 export const configKeys = [
@@ -197,7 +197,7 @@ function loadRestic(backup: unknown, secretObject: boolean, secretKey: SecretKey
     for (const name of Object.keys(env)) {
         if (secretObject) {
             env[name] = secretIfString(env[name]);
-        } else if (credentialName.test(name) && typeof env[name] === "string") {
+        } else if (credentialName.test(name) && !isReservedEnvName(name) && typeof env[name] === "string") {
             const example = name.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
             problems.push(
                 `backup.restic.env.${name}: a credential in plain text in the stack file is stored unencrypted; run: pulumi config set --secret ${example} <value>, then move it to backup.restic.envSecret: {${name}: ${example}}`,
