@@ -14,7 +14,7 @@ export interface AdversarialCase {
     what: string;
     entry?: Entry;
     /** Turns the valid base config into the bad one (plain data: it is YAML too). */
-    mutate: (c: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+    mutate: (c: any) => void;
     /** A fragment of the error: the path and the fix. Per entry when they differ. */
     expect: string | { args: string; yaml: string };
     /** YAML only: extra config keys, and which keys are secret. */
@@ -31,7 +31,7 @@ export interface YamlExtras {
 export const resticPassword = "<restic password>";
 
 /** A valid config with backups: volumes pgdata, uploads and backups; containers db and web. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export function baseConfig(): any {
     return {
         volumes: { pgdata: {}, uploads: {}, backups: {} },
@@ -75,7 +75,6 @@ export function expectedFor(c: AdversarialCase, entry: "args" | "yaml"): string 
     return typeof c.expect === "string" ? c.expect : c.expect[entry];
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Config = any;
 const bind = (c: Config, source: string, extra: Record<string, unknown> = {}) =>
     c.containers.web.mounts.push({ type: "bind", source, target: "/host", ...extra });
