@@ -3,8 +3,24 @@
 // into one that would hurt Docker, the job scripts or the user later, and
 // names the error that must refuse it. Mocks run as project "persistent",
 // stack "test": default Docker names are `persistent-test-<key>`.
-import type { ConfigSource } from "../../components/config/stackConfig";
 import * as pulumi from "@pulumi/pulumi";
+import { PersistentStack, resetClaimedNames } from "../../components";
+import type { ConfigSource } from "../../components/config/stackConfig";
+import { recordProgram } from "./pulumiMocks";
+
+/** Build a stack from one entry point under mocks: the error it threw (if any) and how many resources it registered. */
+export async function attempt(build: () => PersistentStack): Promise<{ error: unknown; registered: number }> {
+    resetClaimedNames();
+    let error: unknown;
+    const rec = await recordProgram(() => {
+        try {
+            build();
+        } catch (e) {
+            error = e;
+        }
+    });
+    return { error, registered: rec.resources.length };
+}
 
 /** Which entry point a case goes through: component args, stack YAML, or both. */
 export type Entry = "args" | "yaml" | "both";

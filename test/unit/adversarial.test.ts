@@ -7,21 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PersistentStack, resetClaimedNames } from "../../components";
 import { ConfigSource, loadStackArgs } from "../../components/config/stackConfig";
 import { recordProgram } from "../helpers/pulumiMocks";
-import { adversarialCases, baseConfig, Entry, expectedFor, yamlSource } from "../helpers/adversarial";
-
-/** Build the stack from one entry point under mocks; the error it threw (if any) and what it registered. */
-export async function attempt(build: () => PersistentStack): Promise<{ error: unknown; registered: number }> {
-    resetClaimedNames();
-    let error: unknown;
-    const rec = await recordProgram(() => {
-        try {
-            build();
-        } catch (e) {
-            error = e;
-        }
-    });
-    return { error, registered: rec.resources.length };
-}
+import { adversarialCases, attempt, baseConfig, Entry, expectedFor, yamlSource } from "../helpers/adversarial";
 
 const entries: Array<Exclude<Entry, "both">> = ["args", "yaml"];
 
