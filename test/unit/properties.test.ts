@@ -8,7 +8,6 @@ import { configKeys, loadStackArgs } from "../../components/config/stackConfig";
 import { cleanPath, cronProblems, isDangerousHostPath } from "../../components/config/schema";
 import { attempt, baseConfig, yamlSource } from "../helpers/adversarial";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 /** Values worth throwing at any field: wrong types, edge numbers, prototype names, hostile paths and text. */
