@@ -4,7 +4,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { parseSize } from "../plan";
-import type { PersistentStackArgs } from "../types";
+import type {
+    BackupSpec,
+    ConsistencySpec,
+    ContainerSpec,
+    DiskUsageSpec,
+    HealthcheckSpec,
+    HookSpec,
+    MountSpec,
+    NetworkSpec,
+    PersistentStackArgs,
+    PortSpec,
+    ProtectionSpec,
+    ResticSpec,
+    RestoreSpec,
+    VolumeSpec,
+} from "../types";
 
 const dockerName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const keyPattern = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/;
@@ -173,9 +188,12 @@ const healthcheckSchema = z.strictObject({
 });
 
 /** A string, or a Pulumi Output/Promise of one (env values may be secrets). */
-const inputString = z.union([z.string(), z.custom<pulumi.Output<string>>((v) => pulumi.Output.isInstance(v) || v instanceof Promise)], {
-    error: "must be a string",
-});
+const inputString = z.union(
+    [z.string(), z.custom<Exclude<pulumi.Input<string>, string>>((v) => pulumi.Output.isInstance(v) || v instanceof Promise)],
+    {
+        error: "must be a string",
+    },
+);
 
 const containerSchema = z.strictObject({
     image: inputString.refine((v) => typeof v !== "string" || v.length > 0, "image must not be empty"),
@@ -451,6 +469,60 @@ export function isReservedEnvName(name: string): boolean {
         ["PATH", "HOME", "SHELL", "IFS", "ENV", "PS4", "CDPATH", "TMPDIR", "HOSTNAME", "PWD", "OLDPWD", "USER", "TZ"].includes(name)
     );
 }
+
+// One source of truth: the documented interfaces in types.ts are the source;
+// this schema is checked against them at compile time. A field added to one
+// and not the other, or a type the schema would not accept, fails
+// `npm run typecheck` here, naming the pair.
+
+/** Fields in A and not in B, and in B and not in A: `never` when both list the same fields. */
+type FieldDifference<A, B> = Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>;
+/** Compiles only when `T` is `never`. */
+type ExpectNever<T extends never> = T;
+type Input<S extends z.ZodType> = NonNullable<z.input<S>>;
+type BackupInput = Input<typeof backupSchema>;
+
+/** Every args type lists exactly the fields its schema validates. */
+export type SchemaFieldsMatchTypes = [
+    ExpectNever<FieldDifference<PersistentStackArgs, Input<typeof stackArgsObject>>>,
+    ExpectNever<FieldDifference<VolumeSpec, Input<typeof volumeSchema>>>,
+    ExpectNever<FieldDifference<ContainerSpec, Input<typeof containerSchema>>>,
+    ExpectNever<FieldDifference<MountSpec, Input<typeof mountSchema>>>,
+    ExpectNever<FieldDifference<PortSpec, Input<typeof portSchema>>>,
+    ExpectNever<FieldDifference<HealthcheckSpec, Input<typeof healthcheckSchema>>>,
+    ExpectNever<FieldDifference<NetworkSpec, NonNullable<Input<typeof stackArgsObject>["network"]>>>,
+    ExpectNever<FieldDifference<ProtectionSpec, NonNullable<Input<typeof stackArgsObject>["protection"]>>>,
+    ExpectNever<FieldDifference<BackupSpec, BackupInput>>,
+    ExpectNever<FieldDifference<ResticSpec, NonNullable<BackupInput["restic"]>>>,
+    ExpectNever<FieldDifference<DiskUsageSpec, NonNullable<BackupInput["diskUsage"]>>>,
+    ExpectNever<FieldDifference<ConsistencySpec, Input<typeof consistencySchema>>>,
+    ExpectNever<FieldDifference<HookSpec, Input<typeof hookSchema>>>,
+    ExpectNever<FieldDifference<RestoreSpec, Input<typeof restoreSchema>>>,
+];
+
+/** Compiles only when `A` is assignable to `B`. */
+type ExpectAssignable<A extends B, B> = A;
+
+/**
+ * The schema's input with its enums widened to string: types.ts keeps enums as
+ * plain strings (the args must stay unions-free for other languages), the
+ * schema names the allowed values.
+ */
+type Widened<T> = T extends string
+    ? string
+    : T extends { apply: unknown } | Promise<unknown>
+      ? T
+      : T extends Array<infer E>
+        ? Array<Widened<E>>
+        : T extends object
+          ? { [K in keyof T]: Widened<T[K]> }
+          : T;
+
+/** Typed args are input the schema takes, and what it returns is typed args (no cast in between). */
+export type SchemaTypesAgree = [
+    ExpectAssignable<PersistentStackArgs, Widened<z.input<typeof stackArgsObject>>>,
+    ExpectAssignable<z.output<typeof stackArgsObject>, PersistentStackArgs>,
+];
 
 /** The schema of {@link PersistentStackArgs}. */
 export const stackArgsSchema = stackArgsObject.superRefine(checkCrossReferences);
@@ -893,5 +965,5 @@ export function validateStackArgs(args: unknown, where?: string): PersistentStac
     if (!result.success) {
         throw new ConfigError(formatIssues(result.error), where);
     }
-    return result.data as PersistentStackArgs;
+    return result.data;
 }
