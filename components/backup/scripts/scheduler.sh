@@ -64,4 +64,7 @@ main() {
 	exec crond -f -l 8 -L /dev/stderr -c "$CRONTABS"
 }
 
-main "$@"
+# PDS_SOURCE_ONLY=1 loads the functions without running (for the script tests).
+if [ "${PDS_SOURCE_ONLY:-}" != 1 ]; then
+	main "$@"
+fi
