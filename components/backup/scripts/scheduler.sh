@@ -25,6 +25,7 @@ save_environment() {
 		case "$_se_name" in
 		HOME | PATH | HOSTNAME | PWD | OLDPWD | SHLVL | TERM | _) continue ;;
 		esac
+		_se_set='' _se_value=''
 		eval "_se_set=\${$_se_name+set}"
 		[ "$_se_set" = set ] || continue
 		eval "_se_value=\${$_se_name}"
