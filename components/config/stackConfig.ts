@@ -67,7 +67,14 @@ export function loadStackArgs(config: ConfigSource | pulumi.Config): PersistentS
     const raw: Record<string, unknown> = {};
     for (const key of configKeys) {
         const scalar = key === "namePrefix" || key === "dockerDataRoot" || key === "dockerHost";
-        const value = scalar ? source.get(key) : source.getObject<unknown>(key);
+        let value: unknown;
+        try {
+            value = scalar ? source.get(key) : source.getObject<unknown>(key);
+        } catch {
+            // pulumi.Config.getObject throws on a value that is not JSON (a plain string).
+            problems.push(`${key}: must be a YAML mapping or list, not a plain string; see the config reference in README.md`);
+            continue;
+        }
         if (value === undefined) {
             continue;
         }

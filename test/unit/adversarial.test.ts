@@ -129,6 +129,19 @@ describe("secrets from stack YAML stay secret", () => {
         assert.ok(final.secretInputs.includes("environment"));
     });
 
+    it("refuses an object key given as a plain string, naming the key", () => {
+        const source: ConfigSource = {
+            ...yamlSource({}),
+            getObject: (k: string) => {
+                if (k === "volumes") {
+                    throw new Error("Configuration 'persistent:volumes' value 'pgdata' is not a valid object");
+                }
+                return undefined;
+            },
+        };
+        assert.throws(() => loadStackArgs(source), /volumes: must be a YAML mapping or list, not a plain string/);
+    });
+
     it("refuses a restic password written in plain text in the stack file, with the command to fix it", () => {
         const source: ConfigSource = yamlSource({
             volumes: { data: {}, b: {} },
