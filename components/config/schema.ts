@@ -952,6 +952,30 @@ function prototypeKeys(value: unknown, path: PropertyKey[] = [], found: string[]
     return found;
 }
 
+/** What a value of the wrong type should have been, in YAML terms (zod's own message otherwise). */
+function typeMessage(issue: z.core.$ZodRawIssue): string | undefined {
+    if (issue.code !== "invalid_type") {
+        return undefined;
+    }
+    const got =
+        issue.input === null
+            ? "null"
+            : Array.isArray(issue.input)
+              ? "a list"
+              : typeof issue.input === "object"
+                ? "a mapping"
+                : typeof issue.input;
+    const wanted: Record<string, string> = {
+        object: "a mapping of fields (YAML `field: value`)",
+        record: "a mapping (YAML `key: value`)",
+        array: "a list (YAML `- item` or `[a, b]`)",
+        string: "a string (quote it in YAML)",
+        boolean: "true or false",
+        number: "a number",
+    };
+    return Object.hasOwn(wanted, issue.expected) ? `must be ${wanted[issue.expected]}, got ${got}` : undefined;
+}
+
 /**
  * Validate component args. Returns them (with sizes and modes normalized to
  * strings) or throws a {@link ConfigError} listing every problem.
@@ -961,7 +985,7 @@ export function validateStackArgs(args: unknown, where?: string): PersistentStac
     if (unsafeKeys.length) {
         throw new ConfigError(unsafeKeys, where);
     }
-    const result = stackArgsSchema.safeParse(args ?? {});
+    const result = stackArgsSchema.safeParse(args ?? {}, { error: typeMessage });
     if (!result.success) {
         throw new ConfigError(formatIssues(result.error), where);
     }

@@ -687,6 +687,33 @@ export const adversarialCases: AdversarialCase[] = [
         expect: 'restores[0].from: from must be "latest", an archive file name',
     },
 
+    // Wrong types, said in YAML terms.
+    {
+        what: "volumes as a list",
+        mutate: (c) => (c.volumes = ["pgdata"]),
+        expect: "volumes: must be a mapping (YAML `key: value`), got a list",
+    },
+    {
+        what: "mounts as a mapping",
+        mutate: (c) => (c.containers.web.mounts = { uploads: "/uploads" }),
+        expect: "containers.web.mounts: must be a list (YAML `- item` or `[a, b]`), got a mapping",
+    },
+    {
+        what: "a volume name given as a number",
+        mutate: (c) => (c.volumes.pgdata.name = 5),
+        expect: "volumes.pgdata.name: must be a string (quote it in YAML), got number",
+    },
+    {
+        what: "external given as a string",
+        mutate: (c) => (c.volumes.pgdata.external = "yes"),
+        expect: "volumes.pgdata.external: must be true or false, got string",
+    },
+    {
+        what: "backup as a string",
+        mutate: (c) => (c.backup = "daily"),
+        expect: "backup: must be a mapping of fields (YAML `field: value`), got string",
+    },
+
     // Secrets in stack YAML (the YAML entry point only).
     {
         what: "a plain-text restic password",
