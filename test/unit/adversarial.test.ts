@@ -129,6 +129,22 @@ describe("secrets from stack YAML stay secret", () => {
         assert.ok(final.secretInputs.includes("environment"));
     });
 
+    it("keeps dockerHost set with --secret secret on its own", async () => {
+        resetClaimedNames();
+        const rec = await recordProgram(() => void new PersistentStack("app", loadStackArgs(new pulumi.Config())), {
+            project,
+            config: {
+                [key("dockerHost")]: "tcp://10.0.0.9:2376",
+                [key("volumes")]: { data: {}, b: {} },
+                [key("backup")]: { volumes: ["data"], targetVolume: "b", onDestroy: true },
+            },
+            secretKeys: [key("dockerHost")],
+        });
+        const final = rec.resources.find((r) => r.name === "app-final-backup")!;
+        assert.strictEqual(final.inputs.environment.DOCKER_HOST, "tcp://10.0.0.9:2376");
+        assert.deepStrictEqual(final.secretInputs, ["environment"]);
+    });
+
     it("refuses an object key given as a plain string, naming the key", () => {
         const source: ConfigSource = {
             ...yamlSource({}),
