@@ -86,9 +86,9 @@ describe("secrets from stack YAML stay secret", () => {
                 app: {
                     image: "busybox:1.37",
                     env: { API_TOKEN: secrets.pathSecret },
-                    secretEnv: { DB_PASSWORD: "dbPassword" },
                     mounts: [{ type: "volume", volume: "data", target: "/data" }],
                 },
+                db: { image: "postgres:16", secretEnv: { DB_PASSWORD: "dbPassword" } },
             },
             [key("backup")]: {
                 engine: "restic",
