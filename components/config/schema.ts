@@ -701,6 +701,24 @@ function checkBackup(args: z.output<typeof stackArgsObject>, declared: string[],
                 message: "applies to the tar engine only (restic compresses on its own); remove it",
             });
         }
+        if (backup.engine === "restic" && backup.restoreCommand) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["backup", "restoreCommand"],
+                message:
+                    "the restore command works with the tar engine only (restic restores go through restores in config), and it would hand the backup container the Docker socket for nothing; remove it",
+            });
+        }
+        const sftp = backup.restic?.repository?.startsWith("sftp:") ?? false;
+        for (const field of ["sshKey", "sshKnownHosts"] as const) {
+            if (backup.restic?.[field] !== undefined && !sftp) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["backup", "restic", field],
+                    message: `applies to sftp: repositories only; remove it, or set repository to sftp:user@host:/path`,
+                });
+            }
+        }
         if (backup.engine === "restic" && backup.restic?.repository !== undefined && !isRemoteRepository(backup.restic.repository)) {
             if (backup.targetPath === undefined && backup.targetVolume === undefined) {
                 ctx.addIssue({

@@ -642,6 +642,21 @@ export const adversarialCases: AdversarialCase[] = [
         expect: 'backup.restic: restic settings need engine: "restic"',
     },
     {
+        what: "the restore command under the restic engine (the socket for nothing)",
+        mutate: (c) => (restic(c), (c.backup.restoreCommand = true)),
+        expect: "backup.restoreCommand: the restore command works with the tar engine only",
+    },
+    {
+        what: "an SSH key for a repository that is not sftp:",
+        mutate: (c) => restic(c, { repository: "s3:s3.amazonaws.com/b", sshKey: "key" }),
+        expect: { args: "backup.restic.sshKey: applies to sftp: repositories only", yaml: "backup.restic.sshKey: a plain-text SSH key" },
+    },
+    {
+        what: "known hosts for a local repository",
+        mutate: (c) => restic(c, { sshKnownHosts: "h ssh-ed25519 AAAA" }),
+        expect: "backup.restic.sshKnownHosts: applies to sftp: repositories only",
+    },
+    {
         what: "both a target path and a target volume",
         mutate: (c) => (c.backup.targetPath = "/srv/backups"),
         expect: "backup: set exactly one of targetPath",
