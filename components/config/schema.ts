@@ -955,16 +955,17 @@ function editDistance(a: string, b: string): number {
  * Paths of keys a JavaScript object cannot hold as plain data (`__proto__`):
  * they would be dropped silently or change an object's prototype.
  */
-function prototypeKeys(value: unknown, path: PropertyKey[] = [], found: string[] = []): string[] {
-    if (value === null || typeof value !== "object" || pulumi.Output.isInstance(value) || value instanceof Promise) {
+function prototypeKeys(value: unknown, path: PropertyKey[] = [], found: string[] = [], seen = new WeakSet<object>()): string[] {
+    if (value === null || typeof value !== "object" || pulumi.Output.isInstance(value) || value instanceof Promise || seen.has(value)) {
         return found;
     }
+    seen.add(value);
     for (const key of Object.keys(value)) {
         const at = [...path, Array.isArray(value) ? Number(key) : key];
         if (key === "__proto__") {
             found.push(`${formatPath(at)}: "__proto__" cannot be used as a key; rename it`);
         } else {
-            prototypeKeys((value as Record<string, unknown>)[key], at, found);
+            prototypeKeys((value as Record<string, unknown>)[key], at, found, seen);
         }
     }
     return found;
