@@ -7,11 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { backupContainer, finalBackup, gatingBackup, JobCommandOptions, planJob, restoreJob, usageProbe } from "./backup/jobs";
 import { BackupPlan, planBackup, planRestores } from "./backup/plan";
 import { DiskUsage, parseDiskUsage } from "./backup/usage";
-import { validateStackArgs } from "./config/schema";
+import { ConfigError, validateStackArgs } from "./config/schema";
 import { containerArgsOf, jobImageOf, pulledImage, replacementFingerprint } from "./containers";
 import { dockerProviderOf, jobEngine } from "./engine";
 import { createNetwork } from "./network";
-import { planStack, StackPlan } from "./plan";
+import { nameCollisions, planStack, StackPlan } from "./plan";
 import type { PersistentStackArgs } from "./types";
 import { createVolume } from "./volumes";
 
@@ -66,6 +66,13 @@ export class PersistentStack extends pulumi.ComponentResource {
         const plan = planStack(valid, ctx);
         const backup = planBackup(valid.backup, plan, ctx, valid.labels);
         const restores = planRestores(valid.restores, backup, plan);
+        const collisions = nameCollisions(
+            plan,
+            backup ? [{ kind: "container", dockerName: backup.containerName, owner: "the backup container" }] : [],
+        );
+        if (collisions.length) {
+            throw new ConfigError(collisions, `PersistentStack "${name}"`);
+        }
         const provider = dockerProviderOf(opts);
         // Only the one-shot jobs (which need backups) run the docker CLI.
         const engine = backup ? jobEngine(provider, valid.dockerHost, `PersistentStack "${name}"`) : undefined;
@@ -81,7 +88,8 @@ export class PersistentStack extends pulumi.ComponentResource {
         }
         this.network = createNetwork(name, plan.network, this);
 
-        const volumesOf = (keys: string[]) => keys.flatMap((k) => (volumeDependencies[k] ? [volumeDependencies[k]] : []));
+        // Own properties only: a key such as "constructor" must not find Object's.
+        const volumesOf = (keys: string[]) => keys.flatMap((k) => (Object.hasOwn(volumeDependencies, k) ? [volumeDependencies[k]] : []));
 
         // Backup and restore jobs.
         const jobImage = backup ? jobImageOf(name, backup, this) : undefined;
@@ -100,7 +108,7 @@ export class PersistentStack extends pulumi.ComponentResource {
                 jobOptions([...volumesOf([restore.volumeKey]), ...targetVolume, ...jobImage!.dependsOn]),
             );
         }
-        const restoresOf = (keys: string[]) => keys.flatMap((k) => (this.restores[k] ? [this.restores[k]] : []));
+        const restoresOf = (keys: string[]) => keys.flatMap((k) => (Object.hasOwn(this.restores, k) ? [this.restores[k]] : []));
         const final =
             backup?.onDestroy && jobImage
                 ? finalBackup(

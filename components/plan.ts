@@ -167,3 +167,47 @@ export function parseSize(size: string): number {
     const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2].toLowerCase() as "" | "k" | "m" | "g"];
     return Number(match[1]) * unit;
 }
+
+/** A Docker name the stack generates itself (e.g. the backup container's), for collision checks. */
+export interface GeneratedName {
+    kind: "volume" | "container";
+    dockerName: string;
+    /** What owns it, as a user reads it: `the backup container`. */
+    owner: string;
+}
+
+/**
+ * Collisions of final Docker names, after defaults are applied: two volume
+ * keys on one Docker volume (`pgdata.name: shop-prod-uploads` is `uploads`'s
+ * default name), or a container named like another or like a container the
+ * stack generates. Each problem names the path and the fix.
+ */
+export function nameCollisions(plan: StackPlan, generated: GeneratedName[] = []): string[] {
+    const problems: string[] = [];
+    const owners = new Map<string, string>();
+    const claim = (kind: string, dockerName: string, path: string, owner: string, explicit: boolean) => {
+        const previous = owners.get(`${kind} ${dockerName}`);
+        if (previous === undefined) {
+            owners.set(`${kind} ${dockerName}`, owner);
+            return;
+        }
+        problems.push(
+            `${path}: ${kind} name "${dockerName}" is also ${previous}'s; two keys would share one Docker ${kind}; ${explicit ? "set another name" : "rename the key or set a name"}`,
+        );
+    };
+    for (const g of generated) {
+        owners.set(`${g.kind} ${g.dockerName}`, g.owner);
+    }
+    const volumes = [...plan.volumes].sort(
+        (a, b) => Number(a.dockerName !== dockerName(plan.namePrefix, a.key)) - Number(b.dockerName !== dockerName(plan.namePrefix, b.key)),
+    );
+    for (const v of volumes) {
+        const explicit = v.dockerName !== dockerName(plan.namePrefix, v.key);
+        claim("volume", v.dockerName, `volumes.${v.key}${explicit ? ".name" : ""}`, `volumes.${v.key}`, explicit);
+    }
+    for (const c of plan.containers) {
+        const explicit = c.dockerName !== dockerName(plan.namePrefix, c.key);
+        claim("container", c.dockerName, `containers.${c.key}${explicit ? ".name" : ""}`, `containers.${c.key}`, explicit);
+    }
+    return problems;
+}

@@ -64,9 +64,9 @@ export interface BackupSpec {
     onDeploy?: boolean;
     /** Take a final backup when the stack is destroyed, before its volumes go. Default false. */
     onDestroy?: boolean;
-    /** Keep the newest N archives per volume (0 = no count limit). Default 7. */
+    /** Keep the newest N archives per volume (0 = no count limit; at most 10000). Default 7. */
     keepLast?: number;
-    /** Keep archives younger than D days (0 = no age limit). Default 0. An archive is kept if either rule keeps it. */
+    /** Keep archives younger than D days (0 = no age limit; at most 36500). Default 0. An archive is kept if either rule keeps it. */
     keepDays?: number;
     /** Seconds a run waits for another run on the same target. Default 300. */
     lockTimeoutSeconds?: number;
@@ -141,8 +141,10 @@ export interface MetricsSpec {
  */
 export interface ResticSpec {
     /**
-     * Repository: default `/backup/restic` (on the backup target); or a remote
-     * one restic supports: `sftp:user@host:/path`, `rest:https://host/`, `s3:host/bucket`...
+     * Repository: default `/backup/restic` (on the backup target; a local path
+     * must be under `/backup`); or a remote one restic supports:
+     * `sftp:user@host:/path`, `rest:https://host/`, `s3:host/bucket`... A
+     * password in the URL is refused: pass credentials through `env` as secrets.
      */
     repository?: string;
     /** Repository password. Give it as a secret (`config.requireSecret`, or `passwordSecret` in stack config). */
@@ -163,7 +165,11 @@ export interface ResticSpec {
     sshKey?: pulumi.Input<string>;
     /** known_hosts lines for an `sftp:` repository. Default: trust the host key on first use. */
     sshKnownHosts?: string;
-    /** Extra environment of restic's backend, e.g. `AWS_ACCESS_KEY_ID` (visible in `docker inspect`; prefer IAM roles). */
+    /**
+     * Extra environment of restic's backend, e.g. `AWS_ACCESS_KEY_ID` (kept secret
+     * in the state, visible in `docker inspect`; prefer IAM roles). The engine's own
+     * names (`BACKUP_*`, `RESTIC_REPOSITORY`, `RESTIC_PASSWORD*`, `PATH`...) are refused.
+     */
     env?: { [name: string]: pulumi.Input<string> };
 }
 
@@ -183,7 +189,7 @@ export interface ConsistencySpec {
 export interface HookSpec {
     /** Key of the container to run it in (`docker exec`). */
     container: string;
-    /** The command, as an argument list, e.g. `["sh", "-c", "pg_dump -U app app > /dump/app.sql"]`. */
+    /** The command, as an argument list of one-line words, e.g. `["sh", "-c", "pg_dump -U app app > /dump/app.sql"]`. Only the program is logged. */
     command: string[];
     /** Seconds it may take. Default 300. */
     timeoutSeconds?: number;

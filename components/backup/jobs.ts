@@ -72,7 +72,11 @@ export function planJob(
 /** The shell command that runs a job, and the environment it needs (secrets, as base64). */
 export function jobCommand(job: JobRun): { command: pulumi.Output<string>; environment: Record<string, pulumi.Input<string>> } {
     const secrets = job.secretFiles ?? [];
-    const environment: Record<string, pulumi.Input<string>> = { ...job.secretEnv };
+    // Secret whatever way they were given (a plain string in args included): the
+    // command's environment is stored in the state.
+    const environment: Record<string, pulumi.Input<string>> = Object.fromEntries(
+        Object.entries(job.secretEnv ?? {}).map(([k, v]) => [k, pulumi.secret(v)]),
+    );
     secrets.forEach((secret, i) => {
         // Secret even when given as a plain string: it must never reach the state in clear.
         environment[`PDS_SECRET_${i + 1}`] = pulumi.secret(pulumi.output(secret.content).apply((v) => Buffer.from(v).toString("base64")));
@@ -113,7 +117,7 @@ export function backupContainer(
             image,
             entrypoints: ["sh"],
             command: [`${scriptDir}/scheduler.sh`],
-            envs: pulumi.all([image, plan.secretEnv]).apply(([jobImage, secretEnv]) =>
+            envs: pulumi.all([image, secretIfAny(plan.secretEnv)]).apply(([jobImage, secretEnv]) =>
                 Object.entries({
                     ...plan.env,
                     ...secretEnv,
@@ -154,6 +158,11 @@ export function backupContainer(
         },
         { ...opts, deleteBeforeReplace: true },
     );
+}
+
+/** Backend credentials as one secret: none of them shows in plain text in the state (the whole env list is hidden when any is set). */
+function secretIfAny(env: Record<string, pulumi.Input<string>>): pulumi.Input<Record<string, pulumi.Input<string>>> {
+    return Object.keys(env).length ? pulumi.secret(env) : env;
 }
 
 /** Options shared by the one-shot job commands. */

@@ -171,12 +171,12 @@ describe("backup config validation", () => {
         [
             "bad cron",
             { volumes: ["pgdata"], targetPath: "/srv/b", schedule: "daily" },
-            "backup.schedule: schedule must be a 5-field cron expression",
+            "backup.schedule: must be a 5-field cron expression",
         ],
         [
             "negative keepLast",
             { volumes: ["pgdata"], targetPath: "/srv/b", keepLast: -1 },
-            "backup.keepLast: keepLast must be 0 (no limit) or more",
+            "backup.keepLast: must be an integer between 0 and 10000",
         ],
         ["unknown engine", { volumes: ["pgdata"], targetPath: "/srv/b", engine: "rsync" }, 'backup.engine: engine must be "tar"'],
         ["typo", { volumes: ["pgdata"], targetPath: "/srv/b", keep_last: 3 }, "backup.keep_last: unknown field"],
@@ -384,7 +384,7 @@ describe("consistency hooks, disk usage and the restore command", () => {
             { consistency: { pgdata: { postCommands: [{ container: "db", command: ["true"], onError: "ignore" }] } } },
             'onError must be "fail" or "continue"',
         ],
-        ["a bad maxPercent", { diskUsage: { maxPercent: 150 } }, "backup.diskUsage.maxPercent: maxPercent must be between 1 and 100"],
+        ["a bad maxPercent", { diskUsage: { maxPercent: 150 } }, "backup.diskUsage.maxPercent: must be an integer between 1 and 100"],
         [
             "a garbage maxVolumeSize",
             { diskUsage: { maxVolumeSize: "big" } },
@@ -517,7 +517,7 @@ describe("the restic engine", () => {
         [
             "a bad check schedule",
             { engine: "restic", restic: { password: "x", checkSchedule: "weekly" } },
-            "backup.restic.checkSchedule: checkSchedule must be a 5-field cron expression",
+            "backup.restic.checkSchedule: must be a 5-field cron expression",
         ],
         [
             "a local repository without a target",
@@ -561,7 +561,7 @@ describe("the restic engine", () => {
                         backup: { volumes: ["data"], targetPath: "/srv/b", engine: "restic", restic: { passwordSecret: "nope" } },
                     }),
                 ),
-            /backup\.restic\.passwordSecret: config key "nope" is not set; run: pulumi config set --secret nope <value>/,
+            /backup\.restic\.passwordSecret: config key "nope" is not set; run: pulumi config set --secret nope <password>/,
         );
     });
 });

@@ -120,9 +120,10 @@ run_hook() { # INDEX VOLUME
 		warn "volume $_rk_vol: $_rk_phase hook skipped: container $_rk_c is not running"
 		return 0
 	fi
-	log "volume $_rk_vol: $_rk_phase hook in $_rk_c: $_rk_cmd"
 	# The command is a list of shell-quoted words made by the component.
 	eval "set -- $_rk_cmd"
+	# Only the program is logged: the arguments may carry a secret.
+	log "volume $_rk_vol: $_rk_phase hook in $_rk_c: ${1:-} (arguments not logged)"
 	_rk_rc=0
 	timeout "$_rk_timeout" docker exec "$_rk_c" "$@" >&2 || _rk_rc=$?
 	[ "$_rk_rc" -eq 0 ] && return 0

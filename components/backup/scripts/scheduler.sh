@@ -17,10 +17,19 @@ ENV_FILE="$PDS_DIR/env.sh"
 CRONTABS=/var/spool/cron/crontabs
 
 save_environment() {
-	# Single-quote every value so the file is safe to source.
-	# restic's backends read their credentials from the environment too.
-	env | grep -E '^(BACKUP|RESTORE|RESTIC|AWS|B2|AZURE|GOOGLE|OS|ST)_[A-Z_0-9]*=' | while IFS='=' read -r name value; do
-		printf "export %s='%s'\n" "$name" "$(printf '%s' "$value" | sed "s/'/'\\\\''/g")"
+	# Every variable the container was started with (BACKUP_*, restic's backend
+	# credentials, whatever their names), single-quoted so the file is safe to
+	# source. Names come from `env`; values are read from the shell itself, so
+	# a value ending in "=" or holding "=" survives intact.
+	for _se_name in $(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' | sort -u); do
+		case "$_se_name" in
+		HOME | PATH | HOSTNAME | PWD | OLDPWD | SHLVL | TERM | _) continue ;;
+		esac
+		_se_set='' _se_value=''
+		eval "_se_set=\${$_se_name+set}"
+		[ "$_se_set" = set ] || continue
+		eval "_se_value=\${$_se_name}"
+		printf "export %s='%s'\n" "$_se_name" "$(printf '%s' "$_se_value" | sed "s/'/'\\\\''/g")"
 	done >"$ENV_FILE"
 }
 
@@ -58,4 +67,7 @@ main() {
 	exec crond -f -l 8 -L /dev/stderr -c "$CRONTABS"
 }
 
-main "$@"
+# PDS_SOURCE_ONLY=1 loads the functions without running (for the script tests).
+if [ "${PDS_SOURCE_ONLY:-}" != 1 ]; then
+	main "$@"
+fi
