@@ -400,7 +400,7 @@ describe("the restic engine", () => {
 
     it("runs the official restic image with the repository on the backup target", async () => {
         const rec = await record(resticArgs());
-        assert.strictEqual(byName(rec.resources, "shop-img-backup").inputs.name, "restic/restic:0.17.3");
+        assert.strictEqual(byName(rec.resources, "shop-img-backup").inputs.name, "restic/restic:0.18.0");
         const envs: string[] = byName(rec.resources, "shop-backup").inputs.envs;
         for (const e of [
             "BACKUP_ENGINE=restic",

@@ -293,6 +293,16 @@ compress_stream() {
 	esac
 }
 
+# decompress_stream EXT: stdin compressed -> stdout tar
+decompress_stream() {
+	case "$1" in
+	tar.gz) gzip -dc ;;
+	tar.zst) zstd -dcq ;;
+	tar) cat ;;
+	*) return 1 ;;
+	esac
+}
+
 # decompress_file EXT FILE: FILE -> stdout tar
 decompress_file() {
 	case "$1" in
@@ -340,6 +350,60 @@ sha256_of() {
 # global sync where it does not.
 sync_file() {
 	sync -- "$1" 2>/dev/null || sync
+}
+
+# check_begin: like pipe_begin, for the checker that reads a stream while it
+# is written (check_stage, check_check; CHECK_ERROR).
+check_begin() {
+	: >"$PDS_WORK/check.status"
+	: >"$PDS_WORK/check.stderr"
+	CHECK_ERROR=
+}
+
+# check_stage NAME COMMAND [ARG...]
+check_stage() {
+	_cks_name=$1
+	shift
+	"$@" 2>>"$PDS_WORK/check.stderr" || echo "$_cks_name:$?" >>"$PDS_WORK/check.status"
+}
+
+check_check() {
+	[ -s "$PDS_WORK/check.status" ] || return 0
+	_ckc_stages=$(tr '\n' ' ' <"$PDS_WORK/check.status" | sed 's/ $//')
+	_ckc_msg=$(head -n 1 "$PDS_WORK/check.stderr")
+	CHECK_ERROR="${_ckc_msg:-no error output} [failed: $_ckc_stages]"
+	return 1
+}
+
+# check_stream EXT: the full test read of an archive stream on stdin, done
+# while the archive is written: decompress, list every entry verbosely, and
+# print the manifest's counts (listing_stats) on stdout. stdin is always read
+# to its end, even when the decompressor gives up, so the writer never blocks
+# or dies on a closed pipe. Failures are in check.status (check_check).
+check_stream() {
+	{
+		check_stage decompress decompress_stream "$1"
+		cat >/dev/null
+	} | {
+		check_stage tar tar -tvf -
+		cat >/dev/null
+	} | check_stage count listing_stats
+}
+
+# listing_stats: `tar -tv` lines of an archive of "." on stdin -> "files
+# entries bytes", as tree_stats counts the tree: regular files (each name; a
+# hard link is listed with size 0, so its bytes count once),
+# entries below the root ("./" itself excluded). Only lines of the listing's
+# exact shape count, so a name with a newline cannot add an entry.
+listing_stats() {
+	awk '
+		/^[-dlhcbps][-rwxsStT]{9} [^ ]+\/[^ ]+ +[0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \.\// {
+			if ($6 == "./" && NF == 6) next
+			entries++
+			# GNU tar lists a hard link as type h
+			if ($1 ~ /^[-h]/) { files++; bytes += $3 }
+		}
+		END { printf "%.0f %.0f %.0f\n", files, entries, bytes }'
 }
 
 # test_read FILE EXT: decompress and list every entry, reading the whole stream.
