@@ -413,9 +413,10 @@ test_read() {
 	pipe_check
 }
 
-# archive_verify PATH: checksum against PATH.sha256, then a full test read.
-# Returns 1 with a one-line reason in VERIFY_REASON when PATH is not good.
-archive_verify() {
+# archive_precheck PATH: what can be checked without reading the archive: it
+# exists, has a well-formed checksum file and an archive name. Sets AV_EXT and
+# AV_EXPECTED; returns 1 with VERIFY_REASON.
+archive_precheck() {
 	VERIFY_REASON=
 	if [ ! -f "$1" ]; then
 		VERIFY_REASON="archive not found"
@@ -425,28 +426,53 @@ archive_verify() {
 		VERIFY_REASON="missing checksum file ${1##*/}.sha256"
 		return 1
 	fi
-	if ! _av_ext=$(archive_ext "$1"); then
+	if ! AV_EXT=$(archive_ext "$1"); then
 		VERIFY_REASON="not an archive name (.tar, .tar.gz or .tar.zst expected)"
 		return 1
 	fi
-	_av_expected=$(sed -n '1s/^\([0-9a-f]\{64\}\)[ *].*$/\1/p' "$1.sha256")
-	if [ -z "$_av_expected" ]; then
+	AV_EXPECTED=$(sed -n '1s/^\([0-9a-f]\{64\}\)[ *].*$/\1/p' "$1.sha256")
+	if [ -z "$AV_EXPECTED" ]; then
 		VERIFY_REASON="malformed checksum file ${1##*/}.sha256"
 		return 1
 	fi
-	if ! _av_actual=$(sha256_of "$1") || [ -z "$_av_actual" ]; then
-		VERIFY_REASON="cannot read archive"
-		return 1
-	fi
-	if [ "$_av_actual" != "$_av_expected" ]; then
-		VERIFY_REASON="checksum mismatch (expected $_av_expected, got $_av_actual)"
-		return 1
-	fi
-	if [ "$_av_ext" = tar.zst ] && ! command -v zstd >/dev/null 2>&1; then
+}
+
+# can_decompress: the tool AV_EXT needs is there, else returns 1 with VERIFY_REASON.
+can_decompress() {
+	if [ "$AV_EXT" = tar.zst ] && ! command -v zstd >/dev/null 2>&1; then
 		VERIFY_REASON="cannot test-read: zstd not found on PATH"
 		return 1
 	fi
-	if ! test_read "$1" "$_av_ext"; then
+}
+
+# checksum_matches ACTUAL: ACTUAL (from sha256sum) is AV_EXPECTED, else
+# returns 1 with VERIFY_REASON.
+checksum_matches() {
+	if [ -z "$1" ]; then
+		VERIFY_REASON="cannot read archive"
+		return 1
+	fi
+	if [ "$1" != "$AV_EXPECTED" ]; then
+		VERIFY_REASON="checksum mismatch (expected $AV_EXPECTED, got $1)"
+		return 1
+	fi
+}
+
+# archive_verify PATH: checksum against PATH.sha256, then a full test read.
+# Returns 1 with a one-line reason in VERIFY_REASON when PATH is not good.
+archive_verify() {
+	archive_precheck "$1" || return 1
+	# The checksum reads the file on another core while the test read does.
+	sha256_of "$1" >"$PDS_WORK/verify.sha256" 2>/dev/null &
+	_av_pid=$!
+	_av_read=ok
+	if can_decompress; then
+		test_read "$1" "$AV_EXT" || _av_read=failed
+	fi
+	wait "$_av_pid" || true
+	checksum_matches "$(cat "$PDS_WORK/verify.sha256")" || return 1
+	can_decompress || return 1
+	if [ "$_av_read" != ok ]; then
 		VERIFY_REASON="test read failed: $PIPE_ERROR"
 		return 1
 	fi
