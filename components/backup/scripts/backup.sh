@@ -157,29 +157,45 @@ write_manifest() { # VOLUME NAME SHA BYTES FILES ENTRIES SOURCE_BYTES
 EOF
 }
 
-# archive_volume VOLUME SOURCE EXT: one pass over the volume, writing
-# TMP_ARCHIVE and checking it on the other cores while it is written. tee
-# writes the compressed stream to TMP_ARCHIVE and hands the same bytes to
-# sha256sum (through a FIFO) and to check_stream, the full test read, whose
-# listing gives the manifest's counts ($PDS_WORK/stats): no second read of the
-# archive and no second walk of the volume. Sets ARCHIVE_SHA, the checksum of
-# exactly the bytes written. Runs in an if, like backup_volume.
+# archive_volume VOLUME SOURCE EXT: one pass over the volume writes
+# TMP_ARCHIVE and checks exactly the bytes written: their sha256 and a full
+# test read (decompress, list every entry) whose listing gives the manifest's
+# counts ($PDS_WORK/stats), so the volume is never walked twice. Sets
+# ARCHIVE_SHA. Runs in an if, like backup_volume.
+#
+# A compressed stream is checked while it is written, on the other cores:
+# tee hands it to sha256sum (through a FIFO) and to check_stream. busybox tee
+# copies 1 KiB at a time, which the compressor's pace hides but a raw tar
+# stream does not: an uncompressed archive is written with cat and then
+# checked from the page cache, hash and listing side by side.
 archive_volume() {
-	_av_fifo="$PDS_WORK/hash.fifo"
-	rm -f -- "$_av_fifo"
-	mkfifo -- "$_av_fifo" || fail_volume "$1" "cannot create a FIFO in $PDS_WORK" || return 1
-	sha256sum <"$_av_fifo" >"$PDS_WORK/stream.sha256" 2>"$PDS_WORK/hash.stderr" &
-	_av_hash_pid=$!
 	pipe_begin
 	check_begin
-	stage tar tar -C "$2" -cf - . |
-		stage compress compress_stream "$3" |
-		stage write tee -- "$TMP_ARCHIVE" "$_av_fifo" |
-		check_stream "$3" >"$PDS_WORK/stats"
+	_av_hash_pid=
+	if [ "$3" = tar ]; then
+		stage tar tar -C "$2" -cf - . | stage write write_file "$TMP_ARCHIVE"
+		if pipe_check; then
+			sha256sum <"$TMP_ARCHIVE" >"$PDS_WORK/stream.sha256" 2>"$PDS_WORK/hash.stderr" &
+			_av_hash_pid=$!
+			check_stream "$3" <"$TMP_ARCHIVE" >"$PDS_WORK/stats"
+		fi
+	else
+		_av_fifo="$PDS_WORK/hash.fifo"
+		rm -f -- "$_av_fifo"
+		mkfifo -- "$_av_fifo" || fail_volume "$1" "cannot create a FIFO in $PDS_WORK" || return 1
+		sha256sum <"$_av_fifo" >"$PDS_WORK/stream.sha256" 2>"$PDS_WORK/hash.stderr" &
+		_av_hash_pid=$!
+		stage tar tar -C "$2" -cf - . |
+			stage compress compress_stream "$3" |
+			stage write tee -- "$TMP_ARCHIVE" "$_av_fifo" |
+			check_stream "$3" >"$PDS_WORK/stats"
+	fi
 	if ! pipe_check; then
-		# tee may never have opened the FIFO: do not wait for the hash.
-		kill "$_av_hash_pid" 2>/dev/null || true
-		wait "$_av_hash_pid" 2>/dev/null || true
+		# The FIFO may never have been opened for writing: do not wait for the hash.
+		if [ -n "$_av_hash_pid" ]; then
+			kill "$_av_hash_pid" 2>/dev/null || true
+			wait "$_av_hash_pid" 2>/dev/null || true
+		fi
 		_av_free=$(free_space "$BACKUP_TARGET_DIR") || _av_free=unknown
 		fail_volume "$1" "archiving failed: $PIPE_ERROR (free space in $BACKUP_TARGET_DIR: $_av_free)"
 		return 1
@@ -192,6 +208,12 @@ archive_volume() {
 	[0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;;
 	*) fail_volume "$1" "verify failed: no checksum of the stream" || return 1 ;;
 	esac
+}
+
+# write_file FILE: stdin to FILE; inside a stage, so that an error opening
+# FILE is recorded like any other.
+write_file() {
+	cat >"$1"
 }
 
 # backup_volume VOLUME. Runs in an if, where set -e is off: every step checks
