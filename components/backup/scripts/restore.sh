@@ -117,9 +117,10 @@ empty_target() {
 move_into_place() {
 	find "$STAGING" -mindepth 1 -maxdepth 1 -exec mv -f -- {} "$RESTORE_TARGET_DIR/" \; ||
 		die "$WHAT: moving the extracted tree into $RESTORE_TARGET_DIR failed; the target may be partially restored"
-	chown "$(stat -c %u:%g "$STAGING")" "$RESTORE_TARGET_DIR" &&
-		chmod "$(stat -c %a "$STAGING")" "$RESTORE_TARGET_DIR" ||
+	if ! chown "$(stat -c %u:%g "$STAGING")" "$RESTORE_TARGET_DIR" ||
+		! chmod "$(stat -c %a "$STAGING")" "$RESTORE_TARGET_DIR"; then
 		warn "$WHAT: could not give $RESTORE_TARGET_DIR the archive's owner and mode"
+	fi
 	rmdir -- "$STAGING" || die "$WHAT: cannot remove $STAGING"
 }
 
