@@ -436,7 +436,7 @@ describe("the restic engine", () => {
             assert.match(cmd.inputs.create, /^\{ printf '%s\\n' "\$PDS_SECRET_1"; cat <<'PDS_BUNDLE'\n/);
             assert.match(
                 cmd.inputs.create,
-                /--entrypoint sh restic\/restic:0\.17\.3 -c 'set -eu; umask 077; for f in \/run\/pds\/restic-password; do/,
+                /--entrypoint sh restic\/restic:0\.18\.0 -c 'set -eu; umask 077; for f in \/run\/pds\/restic-password; do/,
             );
         }
         assert.match(byName(rec.resources, "shop-predeploy-db").inputs.create, /exec sh \/usr\/local\/lib\/pds\/restic-backup\.sh\n/);
