@@ -394,10 +394,11 @@ check_stream() {
 # entries bytes", as tree_stats counts the tree: regular files (each name; a
 # hard link is listed with size 0, so its bytes count once),
 # entries below the root ("./" itself excluded). Only lines of the listing's
-# exact shape count, so a name with a newline cannot add an entry.
+# exact shape count (busybox's, or GNU tar's without seconds), so a name with
+# a newline cannot add an entry.
 listing_stats() {
 	awk '
-		/^[-dlhcbps][-rwxsStT]{9} [^ ]+\/[^ ]+ +[0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \.\// {
+		/^[-dlhcbps][-rwxsStT]{9} [^ ]+\/[^ ]+ +[0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2})? \.\// {
 			if ($6 == "./" && NF == 6) next
 			entries++
 			# GNU tar lists a hard link as type h
