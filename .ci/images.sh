@@ -11,7 +11,11 @@
 #
 # busybox and restic: every binary comes from this machine's Debian packages,
 # with each file `ldd` lists for it (including the dynamic loader), copied at
-# that path.
+# that path. busybox-static and restic come from Debian trixie (fetched with
+# apt through a private source list, installed on the host with dpkg), so that
+# the images and the script tests run the versions the component's default
+# images ship: busybox 1.37 (`busybox:1.37`, whose sha256sum uses the CPU's
+# SHA instructions) and restic 0.18.0 (`restic/restic:0.18.0`).
 # An image is rebuilt only when missing, or always with --force.
 #
 # Usage: bash .ci/images.sh [--force]
@@ -58,25 +62,63 @@ need_pkg() { # need_pkg PACKAGE FILE
   DEBIAN_FRONTEND=noninteractive apt-get install -y "$1"
 }
 
+# --- packages from Debian trixie -------------------------------------------------
+# Versions the default job images ship (components/backup/plan.ts); an older
+# host package or image is replaced.
+TRIXIE_BUSYBOX_VERSION="1.37.0"
+TRIXIE_RESTIC_VERSION="0.18.0"
+
+host_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
+
+# need_trixie_pkg PACKAGE UPSTREAM_VERSION: install trixie's PACKAGE on the
+# host unless its upstream version is already UPSTREAM_VERSION. The source list,
+# package lists and cache are private (nothing in /etc/apt changes); the
+# archive's signatures are checked with Debian's keyring as usual.
+need_trixie_pkg() {
+  local pkg="$1" want="$2" have dir
+  have="$(host_version "$pkg")"
+  have="${have#*:}"
+  if [ "${have%%-*}" = "$want" ]; then return 0; fi
+  log "installing ${pkg} ${want} from Debian trixie (host has ${have:-none})"
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/pds-trixie.XXXXXX")"
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$dir/sources.list"
+  local apt_opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o APT::Get::List-Cleanup=0
+    -o APT::Sandbox::User=root)
+  apt-get "${apt_opts[@]}" update >/dev/null
+  (cd "$dir" && apt-get "${apt_opts[@]}" download "$pkg")
+  DEBIAN_FRONTEND=noninteractive dpkg -i "$dir"/"${pkg}"_*.deb >/dev/null
+  rm -rf "$dir"
+  have="$(host_version "$pkg")"
+  have="${have#*:}"
+  if [ "${have%%-*}" != "$want" ]; then
+    log "${pkg}: expected ${want} after install, host has ${have:-none}"
+    exit 1
+  fi
+}
+
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
 needs_build() { [ "$FORCE" -eq 1 ] || ! image_present "$1"; }
 
 build_busybox=0
 build_restic=0
-if needs_build "$BUSYBOX_IMAGE"; then build_busybox=1; fi
-# An older restic image without the OpenSSH client (sftp: repositories) is rebuilt too.
-if needs_build "$RESTIC_IMAGE" || ! docker run --rm --network none "$RESTIC_IMAGE" sh -c 'command -v ssh' >/dev/null 2>&1; then build_restic=1; fi
+# An image with an older busybox, an older restic or without the OpenSSH
+# client (sftp: repositories) is rebuilt too.
+image_has() { docker run --rm --network none "$1" sh -c "$2" >/dev/null 2>&1; }
+if needs_build "$BUSYBOX_IMAGE" || ! image_has "$BUSYBOX_IMAGE" "busybox | grep -q 'v${TRIXIE_BUSYBOX_VERSION} '"; then build_busybox=1; fi
+if needs_build "$RESTIC_IMAGE" || ! image_has "$RESTIC_IMAGE" "command -v ssh && restic version | grep -q '^restic ${TRIXIE_RESTIC_VERSION} ' && busybox | grep -q 'v${TRIXIE_BUSYBOX_VERSION} '"; then build_restic=1; fi
 
 # The script tests (test/scripts) also run these tools on the host, so they are
 # installed whether or not an image needs building.
-need_pkg busybox-static /bin/busybox
+need_trixie_pkg busybox-static "$TRIXIE_BUSYBOX_VERSION"
+need_trixie_pkg restic "$TRIXIE_RESTIC_VERSION"
 need_pkg zstd /usr/bin/zstd
 need_pkg util-linux /usr/bin/flock
 if [ "$build_busybox" -eq 1 ] || [ "$build_restic" -eq 1 ]; then
   command -v ldd >/dev/null 2>&1 || need_pkg libc-bin /usr/bin/ldd
 fi
 if [ "$build_restic" -eq 1 ]; then
-  need_pkg restic /usr/bin/restic
   need_pkg openssh-client /usr/bin/ssh
 fi
 

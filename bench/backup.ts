@@ -20,15 +20,25 @@ import { max, mbps, median, min, ratio, roundOrder } from "./stats";
 export const compressions = ["gzip", "zstd", "none"] as const;
 export type Compression = (typeof compressions)[number];
 
-export type BackupVariant = "raw" | "seed" | `component-${Compression}`;
+export type BackupVariant = "raw" | "seed" | "bare-zstd" | "bare-none" | `component-${Compression}`;
 export type RestoreVariant = "seed" | "component";
 
-export const backupVariants: BackupVariant[] = ["raw", "seed", "component-gzip", "component-zstd", "component-none"];
+export const backupVariants: BackupVariant[] = [
+    "raw",
+    "seed",
+    "bare-zstd",
+    "bare-none",
+    "component-gzip",
+    "component-zstd",
+    "component-none",
+];
 export const restoreVariants: RestoreVariant[] = ["seed", "component"];
 
 export const variantLabels: Record<string, string> = {
     raw: "raw tar ceiling (tar cf - | cat)",
     seed: "seed one-liner (tar czf)",
+    "bare-zstd": "bare tar | zstd -3 -T0 > file",
+    "bare-none": "bare tar > file",
     "component-gzip": "component job, gzip",
     "component-zstd": "component job, zstd",
     "component-none": "component job, none",
@@ -215,6 +225,33 @@ export function seedRestoreCommand(runId: string, restoreVolume: string, targetV
         .join(" ");
 }
 
+/**
+ * The bare pipeline of a compression mode, in the same image on the same data:
+ * what the job would cost without any of its safety (gzip's is the seed).
+ */
+export function bareCommand(runId: string, dataVolume: string, targetVolume: string, compression: "zstd" | "none"): string {
+    const pipeline =
+        compression === "zstd"
+            ? "cd /data && tar cf - . | zstd -3 -T0 -q -c > /backup/bare.tar.zst"
+            : "cd /data && tar cf - . > /backup/bare.tar";
+    return [
+        "docker",
+        "run",
+        "--rm",
+        ...labelFlags(runId),
+        "-v",
+        `${dataVolume}:/data:ro`,
+        "-v",
+        `${targetVolume}:/backup`,
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        pipeline,
+    ]
+        .map(shellQuote)
+        .join(" ");
+}
+
 /** The raw ceiling: read the whole volume as one tar stream and throw it away. */
 export function rawCeilingCommand(runId: string, dataVolume: string): string {
     return [
@@ -281,6 +318,11 @@ export interface VariantSummary {
     pairedSpeedVsSeed: number;
     /** Raw-ceiling median seconds / this median seconds (backup only). */
     fractionOfCeiling?: number;
+    /**
+     * This median seconds / the median seconds of the bare pipeline of the same
+     * compression (component jobs only; gzip's bare pipeline is the seed).
+     */
+    vsBare?: number;
     medianArchiveBytes?: number;
     medianStoredBytes?: number;
     /** Archive bytes / seed archive bytes. */
@@ -334,9 +376,14 @@ export async function runBackupPhase(ctx: PhaseContext): Promise<BackupPhase> {
                 job =
                     variant === "seed"
                         ? { command: seedBackupCommand(runId, dataset.volume, target), environment: {} }
-                        : await componentBackupJob(runId, dataset.volume, target, {
-                              compression: variant.replace("component-", "") as Compression,
-                          });
+                        : variant === "bare-zstd" || variant === "bare-none"
+                          ? {
+                                command: bareCommand(runId, dataset.volume, target, variant === "bare-zstd" ? "zstd" : "none"),
+                                environment: {},
+                            }
+                          : await componentBackupJob(runId, dataset.volume, target, {
+                                compression: variant.replace("component-", "") as Compression,
+                            });
             }
             commands[variant] = dockerLine(job.command).split(target).join("<target volume>");
             const r = await timedShell(job.command, { env: job.environment });
@@ -391,6 +438,11 @@ function summarize<T extends { variant: string; round: number; seconds: number; 
         };
         if (backup) {
             summary.fractionOfCeiling = ratio(rawMedian, med);
+            const compression = variant.startsWith("component-") ? variant.replace("component-", "") : undefined;
+            if (compression) {
+                const bare = compression === "gzip" ? "seed" : `bare-${compression}`;
+                summary.vsBare = ratio(med, median(of(bare).map((s) => s.seconds)));
+            }
             if (variant !== "raw") {
                 const archive = median(of(variant).map((s) => s.archiveBytes ?? NaN));
                 summary.medianArchiveBytes = archive;

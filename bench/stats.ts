@@ -40,14 +40,19 @@ export function mbps(bytes: number, seconds: number): number {
 }
 
 /**
- * The order of the variants in round `round`: rotated by one each round, and
- * reversed every other round, so no variant always runs first, last, or right
+ * The order of the variants in round `round`: variant `round mod n` runs first
+ * (so over n rounds each variant runs first once), and with three or more
+ * variants every other round runs backwards, so no variant always runs right
  * after the same neighbour (drift on a shared machine hits them all alike).
+ * With two variants they simply swap places every round.
  */
 export function roundOrder<T>(variants: readonly T[], round: number): T[] {
     const n = variants.length;
-    const rotated = variants.map((_, i) => variants[(i + round) % n]);
-    return round % 2 ? rotated.reverse() : rotated;
+    const backwards = round % 2 === 1 && n > 2;
+    // Backwards rounds rotate one further, so that their first is variant `round mod n`.
+    const offset = backwards ? round + 1 : round;
+    const rotated = variants.map((_, i) => variants[(i + offset) % n]);
+    return backwards ? rotated.reverse() : rotated;
 }
 
 /** Fixed-precision number for tables; "-" for NaN/undefined. */

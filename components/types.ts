@@ -54,7 +54,7 @@ export interface BackupSpec {
     compression?: string;
     /** Archive name prefix: `<prefix>-<volume>-<UTC time>.tar.gz`. Default: the stack's namePrefix. */
     prefix?: string;
-    /** Image of the backup jobs (sh, tar, sha256sum, flock; zstd for zstd). Default `busybox:1.37`. */
+    /** Image of the backup jobs (sh, tar, gzip, sha256sum, tee, mkfifo, flock; zstd for zstd). Default `busybox:1.37`. */
     image?: pulumi.Input<string>;
     /** Pull the job image. Default true; false uses an image already on the host. */
     pull?: boolean;

@@ -13,7 +13,7 @@ export const defaultBackupImage = "busybox:1.37";
 export const defaultDockerCliImage = "docker:27-cli";
 
 /** Default image of the restic engine: the official image, pinned. */
-export const defaultResticImage = "restic/restic:0.17.3";
+export const defaultResticImage = "restic/restic:0.18.0";
 
 /** Where secret files live inside job containers. */
 export const secretPaths = {

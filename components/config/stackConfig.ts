@@ -183,7 +183,9 @@ function loadNotify(backup: unknown, secretKey: SecretKey, problems: string[]): 
         }
         const where = `backup.notify[${i}]`;
         if (target.url !== undefined) {
-            problems.push(`${where}.url: notification URLs are secrets; set urlSecret to the config key of a secret (pulumi config set --secret ...)`);
+            problems.push(
+                `${where}.url: notification URLs are secrets; set urlSecret to the config key of a secret (pulumi config set --secret ...)`,
+            );
             return;
         }
         if (target.urlSecret === undefined) {

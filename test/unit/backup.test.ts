@@ -422,7 +422,7 @@ describe("the restic engine", () => {
 
     it("runs the official restic image with the repository on the backup target", async () => {
         const rec = await record(resticArgs());
-        assert.strictEqual(byName(rec.resources, "shop-img-backup").inputs.name, "restic/restic:0.17.3");
+        assert.strictEqual(byName(rec.resources, "shop-img-backup").inputs.name, "restic/restic:0.18.0");
         const envs: string[] = byName(rec.resources, "shop-backup").inputs.envs;
         for (const e of [
             "BACKUP_ENGINE=restic",
@@ -458,7 +458,7 @@ describe("the restic engine", () => {
             assert.match(cmd.inputs.create, /^\{ printf '%s\\n' "\$PDS_SECRET_1"; cat <<'PDS_BUNDLE'\n/);
             assert.match(
                 cmd.inputs.create,
-                /--entrypoint sh restic\/restic:0\.17\.3 -c 'set -eu; umask 077; for f in \/run\/pds\/restic-password; do/,
+                /--entrypoint sh restic\/restic:0\.18\.0 -c 'set -eu; umask 077; for f in \/run\/pds\/restic-password; do/,
             );
         }
         assert.match(

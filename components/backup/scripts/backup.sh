@@ -33,10 +33,11 @@
 # retention failed (named on stderr); 2 configuration error; 3 lock timeout;
 # 5 backed up, but a disk-usage threshold is exceeded (ALERT line on stderr).
 #
-# Safety: an archive is written as .<archive>.partial-<pid>, synced, verified
-# (checksum of the file on disk against the stream, then a full test read),
-# its sidecars are renamed into place, and the archive is renamed LAST: a final
-# archive name always means a complete, verified archive. Runs on one target
+# Safety: an archive is written as .<archive>.partial-<pid> in one pass that
+# also checksums exactly the bytes written and test-reads them in full (both
+# on the other cores, while the archive is written), then synced; its sidecars
+# are renamed into place, and the archive is renamed LAST: a final archive
+# name always means a complete, verified archive. Runs on one target
 # are serialised by flock on $BACKUP_TARGET_DIR/.pds.lock; the lock holder
 # removes partial files and orphan sidecars left by killed runs.
 #
@@ -156,6 +157,65 @@ write_manifest() { # VOLUME NAME SHA BYTES FILES ENTRIES SOURCE_BYTES
 EOF
 }
 
+# archive_volume VOLUME SOURCE EXT: one pass over the volume writes
+# TMP_ARCHIVE and checks exactly the bytes written: their sha256 and a full
+# test read (decompress, list every entry) whose listing gives the manifest's
+# counts ($PDS_WORK/stats), so the volume is never walked twice. Sets
+# ARCHIVE_SHA. Runs in an if, like backup_volume.
+#
+# A compressed stream is checked while it is written, on the other cores:
+# tee hands it to sha256sum (through a FIFO) and to check_stream. busybox tee
+# copies 1 KiB at a time, which the compressor's pace hides but a raw tar
+# stream does not: an uncompressed archive is written with cat and then
+# checked from the page cache, hash and listing side by side.
+archive_volume() {
+	pipe_begin
+	check_begin
+	_av_hash_pid=
+	if [ "$3" = tar ]; then
+		stage tar tar -C "$2" -cf - . | stage write write_file "$TMP_ARCHIVE"
+		if pipe_check; then
+			sha256sum <"$TMP_ARCHIVE" >"$PDS_WORK/stream.sha256" 2>"$PDS_WORK/hash.stderr" &
+			_av_hash_pid=$!
+			check_stream "$3" <"$TMP_ARCHIVE" >"$PDS_WORK/stats"
+		fi
+	else
+		_av_fifo="$PDS_WORK/hash.fifo"
+		rm -f -- "$_av_fifo"
+		mkfifo -- "$_av_fifo" || fail_volume "$1" "cannot create a FIFO in $PDS_WORK" || return 1
+		sha256sum <"$_av_fifo" >"$PDS_WORK/stream.sha256" 2>"$PDS_WORK/hash.stderr" &
+		_av_hash_pid=$!
+		stage tar tar -C "$2" -cf - . |
+			stage compress compress_stream "$3" |
+			stage write tee -- "$TMP_ARCHIVE" "$_av_fifo" |
+			check_stream "$3" >"$PDS_WORK/stats"
+	fi
+	if ! pipe_check; then
+		# The FIFO may never have been opened for writing: do not wait for the hash.
+		if [ -n "$_av_hash_pid" ]; then
+			kill "$_av_hash_pid" 2>/dev/null || true
+			wait "$_av_hash_pid" 2>/dev/null || true
+		fi
+		_av_free=$(free_space "$BACKUP_TARGET_DIR") || _av_free=unknown
+		fail_volume "$1" "archiving failed: $PIPE_ERROR (free space in $BACKUP_TARGET_DIR: $_av_free)"
+		return 1
+	fi
+	wait "$_av_hash_pid" ||
+		fail_volume "$1" "verify failed: cannot checksum the stream: $(head -n 1 "$PDS_WORK/hash.stderr")" || return 1
+	check_check || fail_volume "$1" "verify failed: test read: $CHECK_ERROR" || return 1
+	ARCHIVE_SHA=$(awk '{ print $1 }' "$PDS_WORK/stream.sha256")
+	case "$ARCHIVE_SHA" in
+	[0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;;
+	*) fail_volume "$1" "verify failed: no checksum of the stream" || return 1 ;;
+	esac
+}
+
+# write_file FILE: stdin to FILE; inside a stage, so that an error opening
+# FILE is recorded like any other.
+write_file() {
+	cat >"$1"
+}
+
 # backup_volume VOLUME. Runs in an if, where set -e is off: every step checks
 # its own status.
 backup_volume() {
@@ -190,32 +250,11 @@ backup_volume() {
 	TMP_MANIFEST="$BACKUP_TARGET_DIR/.$_bv_name.manifest.json.partial-$$"
 	log "volume $_bv_vol: archiving $_bv_src to $_bv_name"
 
-	# The stream is hashed as it is written; reading the file back must give
-	# the same hash.
-	pipe_begin
-	stage tar tar -C "$_bv_src" -cf - . |
-		stage compress compress_stream "$EXT" |
-		stage write tee -- "$TMP_ARCHIVE" |
-		stage sha256sum sha256sum >"$PDS_WORK/stream.sha256"
-	if ! pipe_check; then
-		_bv_free=$(free_space "$BACKUP_TARGET_DIR") || _bv_free=unknown
-		fail_volume "$_bv_vol" "archiving failed: $PIPE_ERROR (free space in $BACKUP_TARGET_DIR: $_bv_free)"
-		return 1
-	fi
+	archive_volume "$_bv_vol" "$_bv_src" "$EXT" || return 1
 	sync_file "$TMP_ARCHIVE" || fail_volume "$_bv_vol" "sync of $TMP_ARCHIVE failed" || return 1
-
-	_bv_stream_sha=$(awk '{ print $1 }' "$PDS_WORK/stream.sha256")
-	_bv_sha=$(sha256_of "$TMP_ARCHIVE") ||
-		fail_volume "$_bv_vol" "verify failed: cannot read back $TMP_ARCHIVE" || return 1
-	[ -n "$_bv_sha" ] && [ "$_bv_sha" = "$_bv_stream_sha" ] ||
-		fail_volume "$_bv_vol" "verify failed: archive on disk (sha256 $_bv_sha) differs from the stream written (sha256 $_bv_stream_sha)" || return 1
-	test_read "$TMP_ARCHIVE" "$EXT" ||
-		fail_volume "$_bv_vol" "verify failed: test read: $PIPE_ERROR" || return 1
-
+	_bv_sha=$ARCHIVE_SHA
 	_bv_bytes=$(stat -c %s "$TMP_ARCHIVE") || fail_volume "$_bv_vol" "cannot stat $TMP_ARCHIVE" || return 1
-	read -r _bv_files _bv_entries _bv_src_bytes <<EOF
-$(tree_stats "$_bv_src")
-EOF
+	read -r _bv_files _bv_entries _bv_src_bytes <"$PDS_WORK/stats"
 
 	printf '%s  %s\n' "$_bv_sha" "$_bv_name" >"$TMP_SHA" ||
 		fail_volume "$_bv_vol" "cannot write $TMP_SHA" || return 1

@@ -293,6 +293,16 @@ compress_stream() {
 	esac
 }
 
+# decompress_stream EXT: stdin compressed -> stdout tar
+decompress_stream() {
+	case "$1" in
+	tar.gz) gzip -dc ;;
+	tar.zst) zstd -dcq ;;
+	tar) cat ;;
+	*) return 1 ;;
+	esac
+}
+
 # decompress_file EXT FILE: FILE -> stdout tar
 decompress_file() {
 	case "$1" in
@@ -342,6 +352,61 @@ sync_file() {
 	sync -- "$1" 2>/dev/null || sync
 }
 
+# check_begin: like pipe_begin, for the checker that reads a stream while it
+# is written (check_stage, check_check; CHECK_ERROR).
+check_begin() {
+	: >"$PDS_WORK/check.status"
+	: >"$PDS_WORK/check.stderr"
+	CHECK_ERROR=
+}
+
+# check_stage NAME COMMAND [ARG...]
+check_stage() {
+	_cks_name=$1
+	shift
+	"$@" 2>>"$PDS_WORK/check.stderr" || echo "$_cks_name:$?" >>"$PDS_WORK/check.status"
+}
+
+check_check() {
+	[ -s "$PDS_WORK/check.status" ] || return 0
+	_ckc_stages=$(tr '\n' ' ' <"$PDS_WORK/check.status" | sed 's/ $//')
+	_ckc_msg=$(head -n 1 "$PDS_WORK/check.stderr")
+	CHECK_ERROR="${_ckc_msg:-no error output} [failed: $_ckc_stages]"
+	return 1
+}
+
+# check_stream EXT: the full test read of an archive stream on stdin, done
+# while the archive is written: decompress, list every entry verbosely, and
+# print the manifest's counts (listing_stats) on stdout. stdin is always read
+# to its end, even when the decompressor gives up, so the writer never blocks
+# or dies on a closed pipe. Failures are in check.status (check_check).
+check_stream() {
+	{
+		check_stage decompress decompress_stream "$1"
+		cat >/dev/null
+	} | {
+		check_stage tar tar -tvf -
+		cat >/dev/null
+	} | check_stage count listing_stats
+}
+
+# listing_stats: `tar -tv` lines of an archive of "." on stdin -> "files
+# entries bytes", as tree_stats counts the tree: regular files (each name; a
+# hard link is listed with size 0, so its bytes count once),
+# entries below the root ("./" itself excluded). Only lines of the listing's
+# exact shape count (busybox's, or GNU tar's without seconds), so a name with
+# a newline cannot add an entry.
+listing_stats() {
+	awk '
+		/^[-dlhcbps][-rwxsStT]{9} [^ ]+\/[^ ]+ +[0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2})? \.\// {
+			if ($6 == "./" && NF == 6) next
+			entries++
+			# GNU tar lists a hard link as type h
+			if ($1 ~ /^[-h]/) { files++; bytes += $3 }
+		}
+		END { printf "%.0f %.0f %.0f\n", files, entries, bytes }'
+}
+
 # test_read FILE EXT: decompress and list every entry, reading the whole stream.
 test_read() {
 	pipe_begin
@@ -349,9 +414,10 @@ test_read() {
 	pipe_check
 }
 
-# archive_verify PATH: checksum against PATH.sha256, then a full test read.
-# Returns 1 with a one-line reason in VERIFY_REASON when PATH is not good.
-archive_verify() {
+# archive_precheck PATH: what can be checked without reading the archive: it
+# exists, has a well-formed checksum file and an archive name. Sets AV_EXT and
+# AV_EXPECTED; returns 1 with VERIFY_REASON.
+archive_precheck() {
 	VERIFY_REASON=
 	if [ ! -f "$1" ]; then
 		VERIFY_REASON="archive not found"
@@ -361,28 +427,53 @@ archive_verify() {
 		VERIFY_REASON="missing checksum file ${1##*/}.sha256"
 		return 1
 	fi
-	if ! _av_ext=$(archive_ext "$1"); then
+	if ! AV_EXT=$(archive_ext "$1"); then
 		VERIFY_REASON="not an archive name (.tar, .tar.gz or .tar.zst expected)"
 		return 1
 	fi
-	_av_expected=$(sed -n '1s/^\([0-9a-f]\{64\}\)[ *].*$/\1/p' "$1.sha256")
-	if [ -z "$_av_expected" ]; then
+	AV_EXPECTED=$(sed -n '1s/^\([0-9a-f]\{64\}\)[ *].*$/\1/p' "$1.sha256")
+	if [ -z "$AV_EXPECTED" ]; then
 		VERIFY_REASON="malformed checksum file ${1##*/}.sha256"
 		return 1
 	fi
-	if ! _av_actual=$(sha256_of "$1") || [ -z "$_av_actual" ]; then
-		VERIFY_REASON="cannot read archive"
-		return 1
-	fi
-	if [ "$_av_actual" != "$_av_expected" ]; then
-		VERIFY_REASON="checksum mismatch (expected $_av_expected, got $_av_actual)"
-		return 1
-	fi
-	if [ "$_av_ext" = tar.zst ] && ! command -v zstd >/dev/null 2>&1; then
+}
+
+# can_decompress: the tool AV_EXT needs is there, else returns 1 with VERIFY_REASON.
+can_decompress() {
+	if [ "$AV_EXT" = tar.zst ] && ! command -v zstd >/dev/null 2>&1; then
 		VERIFY_REASON="cannot test-read: zstd not found on PATH"
 		return 1
 	fi
-	if ! test_read "$1" "$_av_ext"; then
+}
+
+# checksum_matches ACTUAL: ACTUAL (from sha256sum) is AV_EXPECTED, else
+# returns 1 with VERIFY_REASON.
+checksum_matches() {
+	if [ -z "$1" ]; then
+		VERIFY_REASON="cannot read archive"
+		return 1
+	fi
+	if [ "$1" != "$AV_EXPECTED" ]; then
+		VERIFY_REASON="checksum mismatch (expected $AV_EXPECTED, got $1)"
+		return 1
+	fi
+}
+
+# archive_verify PATH: checksum against PATH.sha256, then a full test read.
+# Returns 1 with a one-line reason in VERIFY_REASON when PATH is not good.
+archive_verify() {
+	archive_precheck "$1" || return 1
+	# The checksum reads the file on another core while the test read does.
+	sha256_of "$1" >"$PDS_WORK/verify.sha256" 2>/dev/null &
+	_av_pid=$!
+	_av_read=ok
+	if can_decompress; then
+		test_read "$1" "$AV_EXT" || _av_read=failed
+	fi
+	wait "$_av_pid" || true
+	checksum_matches "$(cat "$PDS_WORK/verify.sha256")" || return 1
+	can_decompress || return 1
+	if [ "$_av_read" != ok ]; then
 		VERIFY_REASON="test read failed: $PIPE_ERROR"
 		return 1
 	fi

@@ -164,7 +164,8 @@ backup_volume() {
 	_bv_added=$(json_get "$PDS_WORK/summary" data_added)
 	_bv_secs=$(json_get "$PDS_WORK/summary" total_duration)
 	log "volume $_bv_vol: snapshot $_bv_id: ${_bv_files:-?} files, $(human_size "${_bv_bytes:-0}"), $(human_size "${_bv_added:-0}") added to the repository, in $(printf '%.1f' "${_bv_secs:-0}")s"
-	printf 'created snapshot %s of %s\n' "$_bv_id" "$_bv_vol"
+	# restic >= 0.17 reports the full id; the output line keeps the short one.
+	printf 'created snapshot %.8s of %s\n' "$_bv_id" "$_bv_vol"
 }
 
 main() {

@@ -31,14 +31,14 @@
 # never fall back to reading a password from stdin or a terminal.
 #
 # Locking is restic's own: backup, restore and list take shared locks, forget,
-# prune and check exclusive ones. restic 0.14 does not wait for a lock, so
-# restic_run retries a command that failed on "repository is already locked"
-# for up to BACKUP_LOCK_TIMEOUT seconds, then exits EX_LOCK. restic treats a
-# lock as stale (and ignores it) after 30 minutes, or at once when it was made
-# on the same host by a process that no longer exists.
+# prune and check exclusive ones. A command that finds the repository locked
+# runs again with --retry-lock (restic >= 0.16), restic itself waiting up to
+# BACKUP_LOCK_TIMEOUT seconds; one that still finds it locked exits EX_LOCK.
+# restic treats a lock as stale (and ignores it) after 30 minutes, or at once
+# when it was made on the same host by a process that no longer exists.
 #
 # Output: restic runs with its stdout and stderr captured in $PDS_WORK; the
-# scripts parse what they need (--json where restic 0.14 offers it) and relay
+# scripts parse what they need (--json where restic offers it) and relay
 # restic's messages to stderr as "<script>: restic: <line>", progress lines
 # dropped. There is no jq: json_flatten (awk) turns JSON into "path<TAB>value"
 # lines.
@@ -47,7 +47,6 @@
 # with a mounted /etc/ssh/ssh_config (or ~/.ssh/config of the running user):
 # IdentityFile, BatchMode yes, StrictHostKeyChecking and UserKnownHostsFile.
 
-RESTIC_LOCK_POLL=${RESTIC_LOCK_POLL:-2}
 RESTIC_FLAGS=
 
 # --- configuration ------------------------------------------------------------
@@ -98,29 +97,40 @@ load_restic_config() {
 
 # restic_run NAME ARG...: restic ARG... with stdin /dev/null, stdout in
 # $PDS_WORK/NAME.out and stderr in $PDS_WORK/NAME.err; returns restic's status.
-# While restic fails because another process holds a conflicting lock, the
-# command is retried for up to BACKUP_LOCK_TIMEOUT seconds; then the script
-# exits EX_LOCK.
+# A command that finds the repository locked by another process runs once
+# more with --retry-lock, restic waiting up to BACKUP_LOCK_TIMEOUT seconds for
+# the lock; if it is still locked then, the script exits EX_LOCK.
 restic_run() {
 	_rr_name=$1
 	shift
-	_rr_waited=0
-	while :; do
+	_rr_rc=0
+	restic_exec "$_rr_name" "$@" || _rr_rc=$?
+	restic_locked "$_rr_rc" "$_rr_name" || return "$_rr_rc"
+	_rr_lock="repository is already locked"
+	if [ "$BACKUP_LOCK_TIMEOUT" -gt 0 ]; then
+		log "waiting up to ${BACKUP_LOCK_TIMEOUT}s: $_rr_lock"
+		_rr_sub=$1
+		shift
 		_rr_rc=0
-		# shellcheck disable=SC2086 # RESTIC_FLAGS is empty or one flag
-		restic $RESTIC_FLAGS "$@" </dev/null >"$PDS_WORK/$_rr_name.out" 2>"$PDS_WORK/$_rr_name.err" || _rr_rc=$?
-		if [ "$_rr_rc" -eq 0 ] || ! grep -q 'repository is already locked' "$PDS_WORK/$_rr_name.err"; then
-			return "$_rr_rc"
-		fi
-		_rr_lock=$(grep -m 1 'already locked' "$PDS_WORK/$_rr_name.err" | sed 's/^.*\(repository is already locked\)/\1/')
-		if [ "$_rr_waited" -ge "$BACKUP_LOCK_TIMEOUT" ]; then
-			err "timed out after ${BACKUP_LOCK_TIMEOUT}s waiting for the lock on repository $REPO_DISPLAY: $_rr_lock (another backup, forget, check or restore is running; restic removes a dead process's lock after 30 minutes)"
-			exit "$EX_LOCK"
-		fi
-		[ "$_rr_waited" -gt 0 ] || log "waiting up to ${BACKUP_LOCK_TIMEOUT}s: $_rr_lock"
-		sleep "$RESTIC_LOCK_POLL"
-		_rr_waited=$((_rr_waited + RESTIC_LOCK_POLL))
-	done
+		restic_exec "$_rr_name" "$_rr_sub" --retry-lock "${BACKUP_LOCK_TIMEOUT}s" "$@" || _rr_rc=$?
+		restic_locked "$_rr_rc" "$_rr_name" || return "$_rr_rc"
+	fi
+	err "timed out after ${BACKUP_LOCK_TIMEOUT}s waiting for the lock on repository $REPO_DISPLAY: $_rr_lock (another backup, forget, check or restore is running; restic removes a dead process's lock after 30 minutes)"
+	exit "$EX_LOCK"
+}
+
+# restic_exec NAME ARG...: one restic run (see restic_run).
+restic_exec() {
+	_re_name=$1
+	shift
+	# shellcheck disable=SC2086 # RESTIC_FLAGS is empty or one flag
+	restic $RESTIC_FLAGS "$@" </dev/null >"$PDS_WORK/$_re_name.out" 2>"$PDS_WORK/$_re_name.err"
+}
+
+# restic_locked RC NAME: the run failed because another process holds a
+# conflicting lock (restic exits 11 and says so).
+restic_locked() {
+	[ "$1" -ne 0 ] && grep -q 'unable to create lock\|repository is already locked' "$PDS_WORK/$2.err"
 }
 
 # restic_relay NAME [FILE]: restic's stderr (or FILE) to our stderr, one

@@ -5,7 +5,7 @@
 # Only snapshots tagged stack=<BACKUP_PREFIX> are listed; one without a
 # volume= tag shows "-" as its volume.
 #
-# Size: restic 0.14's `snapshots --json` carries no sizes, and
+# Size: snapshots made by restic < 0.17 carry no size in `snapshots --json`, and
 # `restic stats <id>` costs one repository open (key derivation, ~0.5 s) plus a
 # walk of the snapshot's trees PER snapshot. So the size column is "-" unless
 # BACKUP_LIST_SIZES=true, which runs `restic stats --mode restore-size` for

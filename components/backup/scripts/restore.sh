@@ -2,11 +2,14 @@
 # restore.sh: restore one volume from a verified archive.
 #
 # Non-destructive by default: a target with any entry (dotfiles included) is
-# refused unless RESTORE_FORCE=true. The archive is verified (checksum + full
-# test read) BEFORE the target is touched, so a missing or corrupt archive
-# leaves the target as it was. With force, the target's contents are removed
-# (the directory itself stays: it is the volume's mount point), then the
-# archive is extracted with numeric owners, modes, links and times.
+# refused unless RESTORE_FORCE=true. The archive is extracted, with numeric
+# owners, modes, links and times, into a hidden staging directory inside the
+# target (.pds-restore.partial-<pid>) while its checksum is computed on another
+# core: the extraction is the full test read. Only when the checksum matches and
+# the extraction succeeded are the target's current contents removed (with
+# force; the directory itself stays: it is the volume's mount point) and the
+# staged entries renamed into place, so a missing or corrupt archive, or a
+# failing extraction, leaves the target as it was.
 #
 # Environment:
 #   RESTORE_VOLUME       volume key; required for RESTORE_FROM=latest
@@ -49,14 +52,47 @@ load_config() {
 	require_cmd sha256sum
 }
 
-# pick_latest: newest archive of the volume that verifies good -> ARCHIVE.
+# stage_archive NAME: checksum and extract $BACKUP_TARGET_DIR/NAME into STAGING
+# in one pass (the hash reads the file on another core). Returns 1 with
+# VERIFY_REASON when the archive is not good (STAGING removed); dies when a
+# good archive cannot be extracted.
+stage_archive() {
+	_sa_path="$BACKUP_TARGET_DIR/$1"
+	archive_precheck "$_sa_path" || return 1
+	remove_staging
+	mkdir -m 700 -- "$STAGING" || die "$WHAT: cannot create $STAGING; target left untouched"
+	sha256_of "$_sa_path" >"$PDS_WORK/restore.sha256" 2>/dev/null &
+	_sa_pid=$!
+	_sa_extract=ok
+	if can_decompress; then
+		pipe_begin
+		stage decompress decompress_file "$AV_EXT" "$_sa_path" |
+			stage tar tar -C "$STAGING" -xf - --numeric-owner
+		pipe_check || _sa_extract=failed
+	fi
+	wait "$_sa_pid" || true
+	if ! checksum_matches "$(cat "$PDS_WORK/restore.sha256")" || ! can_decompress; then
+		remove_staging
+		return 1
+	fi
+	if [ "$_sa_extract" != ok ]; then
+		remove_staging
+		die "$WHAT: extracting $1 failed: $PIPE_ERROR; target left untouched"
+	fi
+}
+
+remove_staging() {
+	[ ! -e "$STAGING" ] || rm -rf -- "$STAGING" || die "$WHAT: cannot remove $STAGING"
+}
+
+# pick_latest: newest archive of the volume that verifies good, staged -> ARCHIVE.
 pick_latest() {
 	_pl_list=$(list_archives "$RESTORE_VOLUME" | sort -r)
 	[ -n "$_pl_list" ] ||
 		die "$WHAT: no archive named $BACKUP_PREFIX-$RESTORE_VOLUME-* in $BACKUP_TARGET_DIR; target left untouched"
 	_pl_bad=0
 	while read -r _pl_vol _pl_ts _pl_name; do
-		if archive_verify "$BACKUP_TARGET_DIR/$_pl_name"; then
+		if stage_archive "$_pl_name"; then
 			ARCHIVE=$_pl_name
 			return 0
 		fi
@@ -68,27 +104,45 @@ LIST
 	die "$WHAT: none of the $_pl_bad archive(s) of $BACKUP_PREFIX-$RESTORE_VOLUME verifies good; target left untouched"
 }
 
-# empty_target: remove every entry inside the mount point, not the mount point.
+# empty_target: remove every entry inside the mount point but the staging
+# directory, not the mount point.
 empty_target() {
 	log "$WHAT: removing the current contents of $RESTORE_TARGET_DIR (force)"
-	find "$RESTORE_TARGET_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + ||
+	find "$RESTORE_TARGET_DIR" -mindepth 1 -maxdepth 1 ! -path "$STAGING" -exec rm -rf -- {} + ||
 		die "$WHAT: could not empty $RESTORE_TARGET_DIR; it may be partially emptied"
-	dir_is_empty "$RESTORE_TARGET_DIR" ||
-		die "$WHAT: $RESTORE_TARGET_DIR is still not empty after removing its contents"
 }
 
-extract() {
-	pipe_begin
-	stage decompress decompress_file "$1" "$BACKUP_TARGET_DIR/$ARCHIVE" |
-		stage tar tar -C "$RESTORE_TARGET_DIR" -xf - --numeric-owner
-	pipe_check ||
-		die "$WHAT: extracting $ARCHIVE failed, the target may be partially restored: $PIPE_ERROR"
+# move_into_place: the staged tree becomes the target's contents; the staging
+# directory (the archive's root entry) hands its owner and mode to the mount point.
+move_into_place() {
+	find "$STAGING" -mindepth 1 -maxdepth 1 -exec mv -f -- {} "$RESTORE_TARGET_DIR/" \; ||
+		die "$WHAT: moving the extracted tree into $RESTORE_TARGET_DIR failed; the target may be partially restored"
+	if ! chown "$(stat -c %u:%g "$STAGING")" "$RESTORE_TARGET_DIR" ||
+		! chmod "$(stat -c %a "$STAGING")" "$RESTORE_TARGET_DIR"; then
+		warn "$WHAT: could not give $RESTORE_TARGET_DIR the archive's owner and mode"
+	fi
+	rmdir -- "$STAGING" || die "$WHAT: cannot remove $STAGING"
+}
+
+# cleanup_staging_leftovers: staging directories of killed restores.
+cleanup_staging_leftovers() {
+	for _csl_dir in "$RESTORE_TARGET_DIR"/.pds-restore.partial-*; do
+		[ -d "$_csl_dir" ] || continue
+		log "$WHAT: removing ${_csl_dir##*/} (left by an interrupted restore)"
+		rm -rf -- "$_csl_dir"
+	done
+}
+
+cleanup() {
+	[ -z "${STAGING:-}" ] || rm -rf -- "$STAGING"
 }
 
 main() {
 	pds_init
 	load_config
 	lock_target shared
+	STAGING="$RESTORE_TARGET_DIR/.pds-restore.partial-$$"
+	cleanup_staging_leftovers
 
 	if ! dir_is_empty "$RESTORE_TARGET_DIR" && [ "$RESTORE_FORCE" != true ]; then
 		err "$WHAT: restore target $RESTORE_TARGET_DIR is not empty; refusing to overwrite existing data (set force: true, i.e. RESTORE_FORCE=true, to replace it)"
@@ -99,14 +153,14 @@ main() {
 		pick_latest
 	else
 		ARCHIVE=$RESTORE_FROM
-		archive_verify "$BACKUP_TARGET_DIR/$ARCHIVE" ||
+		stage_archive "$ARCHIVE" ||
 			die "$WHAT: archive $ARCHIVE cannot be restored: $VERIFY_REASON; target left untouched"
 	fi
-	_m_ext=$(archive_ext "$ARCHIVE")
 	log "$WHAT: restoring from $ARCHIVE (verified)"
 
-	dir_is_empty "$RESTORE_TARGET_DIR" || empty_target
-	extract "$_m_ext"
+	empty_target_if_needed
+	move_into_place
+	STAGING=
 	sync_file "$RESTORE_TARGET_DIR" || true
 
 	read -r _m_files _m_entries _m_bytes <<STATS
@@ -114,6 +168,13 @@ $(tree_stats "$RESTORE_TARGET_DIR")
 STATS
 	printf 'restored %s into %s: %s files, %s entries, %s\n' \
 		"$ARCHIVE" "$RESTORE_TARGET_DIR" "$_m_files" "$_m_entries" "$(human_size "$_m_bytes")"
+}
+
+# empty_target_if_needed: anything but the staging directory goes (force was
+# checked before anything was staged).
+empty_target_if_needed() {
+	_etn_other=$(find "$RESTORE_TARGET_DIR" -mindepth 1 -maxdepth 1 ! -path "$STAGING" | head -n 1)
+	[ -z "$_etn_other" ] || empty_target
 }
 
 main "$@"
