@@ -15,7 +15,7 @@ import { requireToolchain } from "../helpers/toolchain";
 
 const engineA = "unix:///var/run/docker.sock";
 
-describe("two stacks on two Docker engines, from the packed library", function () {
+describe("the packed library in the examples, deployed with the real CLI", function () {
     this.timeout(900_000);
     let engineB = "";
     let tmp = "";
@@ -24,7 +24,10 @@ describe("two stacks on two Docker engines, from the packed library", function (
 
     const on = (host: string, args: string[], allowFail = false) => docker(["-H", host, ...args], { allowFail });
     function pulumi(...args: string[]): string {
-        const r = spawnSync("pulumi", args, { cwd: program, env, encoding: "utf8", timeout: 600_000, maxBuffer: 256 * 1024 * 1024 });
+        return pulumiIn(program, ...args);
+    }
+    function pulumiIn(cwd: string, ...args: string[]): string {
+        const r = spawnSync("pulumi", args, { cwd, env, encoding: "utf8", timeout: 600_000, maxBuffer: 256 * 1024 * 1024 });
         assert.equal(r.status, 0, `pulumi ${args.join(" ")} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
         return r.stdout;
     }
@@ -73,6 +76,7 @@ describe("two stacks on two Docker engines, from the packed library", function (
             }
         }
         await removeByLabel("pds.project=two-engines").catch(() => undefined);
+        await removeByLabel("pds.project=javascript").catch(() => undefined);
         if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });
 
@@ -118,5 +122,18 @@ describe("two stacks on two Docker engines, from the packed library", function (
         assert.equal(content.stdout, "only-on-b\n");
         assert.deepEqual(await owned(engineA, "container", "pds.component=notes-b"), [], "no job of engine B's stack ran on engine A");
         assert.deepEqual(await owned(engineA, "volume", "pds.component=notes-b"), []);
+    });
+
+    it("the plain JavaScript example deploys from the same tarball, previews clean and tears down", async () => {
+        const js = path.join(path.dirname(program), "javascript");
+        pulumiIn(js, "stack", "init", "test");
+        pulumiIn(js, "config", "set", "image", TEST_IMAGE);
+        pulumiIn(js, "config", "set", "pull", "false");
+        pulumiIn(js, "up", "--yes");
+        const running = await docker(["inspect", "-f", "{{.State.Running}}", "javascript-test-app", "javascript-test-backup"]);
+        assert.equal(running.stdout, "true\ntrue\n");
+        pulumiIn(js, "preview", "--expect-no-changes");
+        pulumiIn(js, "destroy", "--yes");
+        assert.equal((await docker(["ps", "-aq", "--filter", "label=pds.project=javascript"])).stdout.trim(), "");
     });
 });
