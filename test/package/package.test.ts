@@ -139,7 +139,7 @@ describe("the package a Pulumi program installs", function () {
                     assert.strictEqual(job.inputs.environment?.DOCKER_HOST, host, `${job.name} runs on ${host}`);
                     assert.match(
                         job.inputs.create === "true" ? job.inputs.delete : job.inputs.create,
-                        /^docker run .*sh \/usr\/local\/lib\/pds\/backup\.sh/ms,
+                        /^docker run .*sh \/usr\/local\/lib\/pds\/run-job\.sh (deploy|destroy) backup\.sh/ms,
                     );
                 }
             }
