@@ -206,10 +206,6 @@ describe("config validation", () => {
         assert.doesNotThrow(() => validateStackArgs(base()));
     });
 
-    it(`rejects ${invalid.length} kinds of bad input, each with the path and the fix`, () => {
-        assert.ok(invalid.length >= 25);
-    });
-
     for (const [what, mutate, expected] of invalid) {
         it(`rejects ${what}`, () => {
             const config = base();
@@ -249,8 +245,12 @@ describe("config validation", () => {
             }
             throw new Error("no error");
         })();
-        assert.strictEqual(err.problems.length, 2);
-        assert.match(err.message, /^stack config|^PersistentStack: invalid configuration:\n {2}/);
+        assert.strictEqual(err.problems.length, 2, err.message);
+        assert.deepStrictEqual(err.problems.map((p) => p.slice(0, p.indexOf(": "))).sort(), [
+            "containers.web.mounts[1].readonly",
+            "containers.web.restart",
+        ]);
+        assert.strictEqual(err.message, `PersistentStack: invalid configuration:\n  ${err.problems[0]}\n  ${err.problems[1]}`);
     });
 
     it("registers no resource when the args are invalid", async () => {
