@@ -146,7 +146,13 @@ describe("disk usage (usage.sh, backup.sh)", () => {
         assert.ok(usage.volumes.pgdata.bytes >= 300 * 1024);
         assert.equal(usage.volumes.pgdata.filesystemPercent, dfPercent(path.join(sb.sources, "pgdata")));
         assert.equal(usage.target.filesystemPercent, dfPercent(sb.target));
-        assert.ok(usage.target.bytes > 0, "the archives are counted");
+        const archived = sb.targetFiles().filter((n) => n.startsWith("prod-"));
+        assert.equal(archived.length, 3, "an archive and its two sidecars");
+        assert.equal(
+            usage.target.bytes,
+            archived.reduce((sum, n) => sum + fs.statSync(sb.file(n)).size, 0),
+            "the archives and sidecars are counted",
+        );
         assert.ok(usage.target.availableBytes > 0);
         assert.equal(usage.alerts, 0);
     });
