@@ -356,6 +356,7 @@ describe("consistency hooks, disk usage and the restore command", () => {
             alerts: 0,
         });
         assert.strictEqual(parseDiskUsage(""), undefined);
+        assert.strictEqual(parseDiskUsage(undefined), undefined);
         assert.strictEqual(parseDiskUsage("not json"), undefined);
     });
 

@@ -36,6 +36,30 @@ describe("the VolumeGuard provider", () => {
         }
     });
 
+    it("fails the diff when only an option's or a label's value changes", async () => {
+        const old = guard("shop-prod-pgdata", { driverOpts: { type: "tmpfs" }, labels: { tier: "db" } });
+        await assert.rejects(
+            diff(old, guard("shop-prod-pgdata", { driverOpts: { type: "none" }, labels: { tier: "db" } })),
+            /would replace it/,
+        );
+        await assert.rejects(
+            diff(old, guard("shop-prod-pgdata", { driverOpts: { type: "tmpfs" }, labels: { tier: "cache" } })),
+            /would replace it/,
+        );
+    });
+
+    it("explains the failure: what changed, why it matters, how to migrate and how to discard", async () => {
+        const old = guard("shop-prod-pgdata");
+        const changed = guard("shop-prod-pgdata", { driver: "nfs" });
+        await assert.rejects(diff(old, changed), {
+            message:
+                'volumes.pgdata: changing the driver, driverOpts or labels of volume "shop-prod-pgdata" would replace it ' +
+                `(Docker volumes are immutable) and orphan or lose its data; was ${old.fingerprint}, now ${changed.fingerprint}. ` +
+                'To migrate: back up the volume, declare it under a new name, restore into it (README: "Changing a volume\'s driver or options"). ' +
+                "To discard the data instead, set volumes.pgdata.retainOnDelete: false.",
+        });
+    });
+
     it("reports no change for identical settings", async () => {
         assert.deepStrictEqual(await diff(guard("shop-prod-pgdata"), guard("shop-prod-pgdata", { driver: "local" })), { changes: false });
     });
