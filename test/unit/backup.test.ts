@@ -237,7 +237,7 @@ describe("job commands", () => {
         assert.throws(() => scriptBundle("nope.sh"), /unknown job script nope\.sh/);
     });
 
-    it("uploads one executable wrapper per command that execs the tar script, or the restic one under BACKUP_ENGINE=restic", () => {
+    it("uploads every job script, and one executable wrapper per command that execs the tar script, or the restic one under BACKUP_ENGINE=restic", () => {
         const expected: Record<string, [string, string]> = {
             "backup-now": ["backup.sh", "restic-backup.sh"],
             verify: ["verify.sh", "restic-check.sh"],
@@ -246,6 +246,13 @@ describe("job commands", () => {
             usage: ["usage.sh", "usage.sh"],
             restore: ["restore-volume.sh", "restore-volume.sh"],
         };
+        for (const [name, content] of Object.entries(jobScripts())) {
+            assert.deepStrictEqual(
+                scriptUploads().find((u) => u.file === `/usr/local/lib/pds/${name}`),
+                { file: `/usr/local/lib/pds/${name}`, content, executable: true },
+                name,
+            );
+        }
         const wrappers = scriptUploads().filter((u) => u.file.startsWith("/usr/local/bin/"));
         assert.deepStrictEqual(
             wrappers.map((w) => w.file).sort(),

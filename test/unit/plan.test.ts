@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { labelList } from "../../components/naming";
 import { isDangerousHostPath, parseSize, planStack, replacementProblem, validateStackArgs, volumeFingerprint } from "../../components";
 
 const ctx = { project: "shop", stack: "prod", component: "shop" };
@@ -98,6 +99,16 @@ describe("container and network plans", () => {
         assert.deepStrictEqual(app.healthcheck?.test, ["CMD", "true"]);
         assert.deepStrictEqual(app.aliases, ["app", "api"]);
         assert.deepStrictEqual([plan.network.dockerName, plan.network.internal, plan.network.driver], ["backend", true, "overlay"]);
+    });
+});
+
+describe("label lists", () => {
+    it("turns a label map into the provider's [{label, value}] list, sorted by label", () => {
+        assert.deepStrictEqual(labelList({ "pds.stack": "prod", app: "shop", "pds.key": "db" }), [
+            { label: "app", value: "shop" },
+            { label: "pds.key", value: "db" },
+            { label: "pds.stack", value: "prod" },
+        ]);
     });
 });
 

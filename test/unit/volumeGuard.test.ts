@@ -3,7 +3,8 @@
 // retained volume would be replaced.
 import * as assert from "assert";
 import { volumeFingerprint } from "../../components";
-import { VolumeGuardState, volumeGuardProvider } from "../../components/volumeGuard";
+import { VolumeGuard, VolumeGuardState, volumeGuardProvider } from "../../components/volumeGuard";
+import { recordProgram } from "../helpers/pulumiMocks";
 
 const guard = (
     volumeName: string,
@@ -78,5 +79,17 @@ describe("the VolumeGuard provider", () => {
         assert.deepStrictEqual(await volumeGuardProvider.create(state), { id: "shop-prod-pgdata", outs: state });
         const moved = guard("shop-prod-pgdata", {}, "volumes.db");
         assert.deepStrictEqual(await volumeGuardProvider.update!("shop-prod-pgdata", state, moved), { outs: moved });
+    });
+
+    it("registers each guard as a persistent-docker VolumeGuard resource carrying its state", async () => {
+        const state = guard("shop-prod-pgdata");
+        const rec = await recordProgram(() => void new VolumeGuard("shop-guard-pgdata", state));
+        const [registered] = rec.resources;
+        assert.strictEqual(registered.type, "pulumi-nodejs:dynamic/persistent-docker:VolumeGuard");
+        assert.strictEqual(registered.name, "shop-guard-pgdata");
+        assert.deepStrictEqual(
+            [registered.inputs.volumeName, registered.inputs.configPath, registered.inputs.fingerprint],
+            [state.volumeName, state.configPath, state.fingerprint],
+        );
     });
 });
