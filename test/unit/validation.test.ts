@@ -313,6 +313,7 @@ describe("config validation", () => {
             assert.deepStrictEqual(Object.keys(args).sort(), [...Object.keys(strings), ...Object.keys(objects)].sort());
             assert.deepStrictEqual(args.labels, { team: "ops" });
             assert.deepStrictEqual(args.restores, [{ volume: "data", from: "latest" }]);
+            assert.strictEqual(args.containers!.app.env, undefined, "no env is made up for a container without secretEnv");
         });
 
         it("refuses a secret reference that names no config key, or a variable also set in env, listing every problem", () => {
@@ -323,7 +324,12 @@ describe("config validation", () => {
                             containers: {
                                 db: { image: "postgres:16", env: { PGUSER: "app" }, secretEnv: { EMPTY: "", NUMBER: 5, PGUSER: "dbUser" } },
                             },
-                            backup: { volumes: [], targetPath: "/srv/b", engine: "restic", restic: { passwordSecret: "" } },
+                            backup: {
+                                volumes: [],
+                                targetPath: "/srv/b",
+                                engine: "restic",
+                                restic: { passwordSecret: "", sshKeySecret: 5 },
+                            },
                             dbUser: "u",
                         }),
                     ),
@@ -334,6 +340,7 @@ describe("config validation", () => {
                         "containers.db.secretEnv.NUMBER: must name a config key holding a secret",
                         "containers.db.secretEnv.PGUSER: PGUSER is also set in env; set it in one place",
                         "backup.restic.passwordSecret: must name a config key holding a secret",
+                        "backup.restic.sshKeySecret: must name a config key holding a secret",
                     ]);
                     assert.match(e.message, /^stack config: invalid configuration:\n/);
                     return true;
