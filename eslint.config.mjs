@@ -2,7 +2,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "bin/", "lib/", "bench/results/"] },
+    { ignores: ["node_modules/", "bin/", "lib/", "bench/results/", ".stryker-tmp/", "reports/"] },
     eslint.configs.recommended,
     ...tseslint.configs.recommended,
     {
@@ -13,7 +13,7 @@ export default tseslint.config(
     },
     {
         // Plain CommonJS run by node: the JavaScript example and the package tests' program runner.
-        files: ["**/*.js"],
+        files: ["**/*.js", "**/*.cjs"],
         languageOptions: {
             sourceType: "commonjs",
             globals: {

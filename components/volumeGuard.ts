@@ -47,9 +47,12 @@ export function replacementProblem(olds: VolumeGuardState, news: VolumeGuardStat
     );
 }
 
-// The provider is serialized into the Pulumi state, so it captures nothing but
-// replacementProblem (itself self-contained).
-const guardProvider: pulumi.dynamic.ResourceProvider = {
+/**
+ * The dynamic provider behind every VolumeGuard: `diff` fails the preview on a
+ * replacement of the guarded volume. Serialized into the Pulumi state, so it
+ * captures nothing but replacementProblem (itself self-contained).
+ */
+export const volumeGuardProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: VolumeGuardState) {
         return { id: inputs.volumeName, outs: inputs };
     },
@@ -68,6 +71,6 @@ const guardProvider: pulumi.dynamic.ResourceProvider = {
 /** Fails the preview when a protected volume would be replaced. */
 export class VolumeGuard extends pulumi.dynamic.Resource {
     constructor(name: string, state: VolumeGuardState, opts?: pulumi.CustomResourceOptions) {
-        super(guardProvider, name, state, opts, "persistent-docker", "VolumeGuard");
+        super(volumeGuardProvider, name, state, opts, "persistent-docker", "VolumeGuard");
     }
 }

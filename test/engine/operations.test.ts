@@ -158,7 +158,10 @@ describe("live databases and operations on a real Docker engine", function () {
         const probe = await s.resource("app-usage");
         const usage = parseDiskUsage(probe.outputs?.stdout);
         assert.ok(usage, `usage JSON in: ${probe.outputs?.stdout}`);
-        assert.ok(usage.volumes.data.bytes >= 0);
+        assert.ok(
+            usage.volumes.data.bytes < 64 * 1024 && usage.alerts === 0,
+            `the new volume is empty and under its limit: ${probe.outputs?.stdout}`,
+        );
         assert.ok(usage.target.availableBytes > 0);
         assert.ok(result.created.some((r) => r.endsWith("::app-usage")));
 

@@ -83,6 +83,24 @@ after(() => {
     toolDirs.clear();
 });
 
+/**
+ * A tool dir like `toolDir()` (a fresh one under `parent`), with some commands
+ * replaced by shell scripts (`#!/bin/busybox sh` is prepended): for fault
+ * injection and tracing. Pass it as `pathDir`.
+ */
+export function wrappedToolDir(parent: string, wrappers: Record<string, string>, withZstd = true): string {
+    const base = toolDir(withZstd);
+    const dir = fs.mkdtempSync(path.join(parent, "tools-"));
+    fs.chmodSync(dir, 0o755);
+    for (const entry of fs.readdirSync(base)) {
+        if (!(entry in wrappers)) fs.symlinkSync(fs.readlinkSync(path.join(base, entry)), path.join(dir, entry));
+    }
+    for (const [command, body] of Object.entries(wrappers)) {
+        fs.writeFileSync(path.join(dir, command), `#!${BUSYBOX} sh\n${body}`, { mode: 0o755 });
+    }
+    return dir;
+}
+
 export interface RunResult {
     status: number | null;
     signal: NodeJS.Signals | null;
@@ -97,6 +115,13 @@ export interface RunOptions {
     pathDir?: string;
     /** Run as this uid/gid instead of root. */
     uid?: number;
+    /**
+     * The shell that runs the script (default `busybox sh`). busybox sh runs
+     * its own applets (mv, sync, ...) even when PATH holds another command of
+     * that name; a test that wraps applets on PATH runs the script under
+     * another POSIX shell, such as `/bin/dash`.
+     */
+    shell?: string;
 }
 
 /** Run a script synchronously: `busybox sh <script> args...` with only `env` (+PATH). */
@@ -104,7 +129,8 @@ export function runScript(script: string, env: Env, args: string[] = [], opts: R
     // Another user may not be able to enter the checkout (e.g. under /root): it
     // runs a world-readable copy of the scripts.
     const dir = opts.uid === undefined ? SCRIPTS_DIR : readableScriptsDir();
-    const r = spawnSync("busybox", ["sh", path.join(dir, script), ...args], {
+    const shell = opts.shell ? [opts.shell] : ["busybox", "sh"];
+    const r = spawnSync(shell[0], [...shell.slice(1), path.join(dir, script), ...args], {
         env: { PATH: opts.pathDir ?? toolDir(), ...env },
         encoding: "utf8",
         timeout: 50_000,

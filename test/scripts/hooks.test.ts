@@ -2,22 +2,17 @@
 // that records every call: stop/pause around the archive, start again also on
 // failure, pre/post commands, timeouts and onError.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { runScript, Sandbox, T, toolDir } from "./helpers";
+import { runScript, Sandbox, T, wrappedToolDir } from "./helpers";
 
 /** A tool dir with busybox, zstd and a fake docker that logs its arguments. */
 function fakeDockerTools(sb: Sandbox): { pathDir: string; calls: () => string[] } {
-    const dir = fs.mkdtempSync(path.join(sb.root, "tools-"));
-    for (const entry of fs.readdirSync(toolDir())) {
-        fs.symlinkSync(fs.readlinkSync(path.join(toolDir(), entry)), path.join(dir, entry));
-    }
     const log = path.join(sb.root, "docker.log");
     fs.writeFileSync(log, "");
-    fs.writeFileSync(
-        path.join(dir, "docker"),
-        [
-            "#!/bin/busybox sh",
+    const dir = wrappedToolDir(sb.root, {
+        docker: [
             `echo "$*" >> ${log}`,
             'case "$1" in',
             '  inspect) case "$4" in *missing*) exit 1 ;; esac; case "$3" in *Paused*) echo "true false" ;; *) echo true ;; esac ;;',
@@ -26,8 +21,7 @@ function fakeDockerTools(sb: Sandbox): { pathDir: string; calls: () => string[] 
             "exit 0",
             "",
         ].join("\n"),
-        { mode: 0o755 },
-    );
+    });
     return {
         pathDir: dir,
         calls: () =>
@@ -129,6 +123,13 @@ describe("consistency hooks (hooks.sh)", () => {
     });
 });
 
+/** The "Capacity" column of `df -P` for the filesystem holding `dir`, without the %. */
+function dfPercent(dir: string): number {
+    const df = spawnSync("busybox", ["df", "-Pk", dir], { encoding: "utf8" });
+    assert.equal(df.status, 0, df.stderr);
+    return Number(df.stdout.split("\n")[1].split(/\s+/)[4].replace("%", ""));
+}
+
 describe("disk usage (usage.sh, backup.sh)", () => {
     let sb: Sandbox;
     beforeEach(() => {
@@ -143,8 +144,15 @@ describe("disk usage (usage.sh, backup.sh)", () => {
         assert.equal(r.status, 0, r.stderr);
         const usage = JSON.parse(r.stdout);
         assert.ok(usage.volumes.pgdata.bytes >= 300 * 1024);
-        assert.ok(usage.volumes.pgdata.filesystemPercent >= 0);
-        assert.ok(usage.target.bytes > 0, "the archives are counted");
+        assert.equal(usage.volumes.pgdata.filesystemPercent, dfPercent(path.join(sb.sources, "pgdata")));
+        assert.equal(usage.target.filesystemPercent, dfPercent(sb.target));
+        const archived = sb.targetFiles().filter((n) => n.startsWith("prod-"));
+        assert.equal(archived.length, 3, "an archive and its two sidecars");
+        assert.equal(
+            usage.target.bytes,
+            archived.reduce((sum, n) => sum + fs.statSync(sb.file(n)).size, 0),
+            "the archives and sidecars are counted",
+        );
         assert.ok(usage.target.availableBytes > 0);
         assert.equal(usage.alerts, 0);
     });
@@ -187,9 +195,16 @@ describe("the restore command (restore-volume.sh)", () => {
         assert.match(r.stderr, /restore restic snapshots through config \(restores: in the stack\)/);
     });
 
-    it("needs the Docker socket, and says how to get it", () => {
+    it("needs the docker CLI in the job image, and says so", () => {
         const r = sb.run("restore-volume.sh", {}, ["latest", "data"]);
         assert.equal(r.status, 2);
-        assert.match(r.stderr, /'docker' not found on PATH|set backup\.restoreCommand: true/);
+        assert.match(r.stderr, /^restore-volume\.sh: error: 'docker' not found on PATH \(the docker CLI/m);
+    });
+
+    it("needs the Docker socket, and says how to get it", () => {
+        const noDaemon = wrappedToolDir(sb.root, { docker: "echo 'Cannot connect to the Docker daemon' >&2\nexit 1\n" });
+        const r = sb.run("restore-volume.sh", {}, ["latest", "data"], { pathDir: noDaemon });
+        assert.equal(r.status, 2);
+        assert.match(r.stderr, /^restore-volume\.sh: error: restore needs the Docker socket: set backup\.restoreCommand: true/m);
     });
 });

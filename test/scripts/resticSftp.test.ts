@@ -127,7 +127,8 @@ describe("restic engine over SFTP (Docker: sshd + job containers on an internal 
         const r = await job("restic-list.sh", {}, [], "stranger");
         assert.equal(r.code, 1, r.stderr);
         assert.match(r.stderr, /^restic-list\.sh: error: cannot list snapshots: restic failed on repository sftp:/m);
-        assert.match(r.stderr, /Permission denied|unable to start the sftp session/);
+        assert.match(r.stderr, /ssh: backup@\S+: Permission denied \(publickey\)\./, "ssh refuses the key instead of prompting");
+        assert.match(r.stderr, /unable to open repository at sftp:.*: unable to start the sftp session/);
     });
 
     it("never prints the password", () => {

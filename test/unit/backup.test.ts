@@ -4,8 +4,8 @@ import { PersistentStack, PersistentStackArgs, validateStackArgs } from "../../c
 import { parseDiskUsage } from "../../components/backup/usage";
 import { loadStackArgs } from "../../components/config/stackConfig";
 import { dockerRunCommand, shellQuote } from "../../components/backup/plan";
-import { scriptBundle, scriptsNeeded, scriptUploads } from "../../components/backup/scripts";
-import { RecordedResource, recordProgram } from "../helpers/pulumiMocks";
+import { commands, jobScripts, scriptBundle, scriptsNeeded, scriptUploads } from "../../components/backup/scripts";
+import { isSecret, promiseOf, RecordedResource, recordProgram } from "../helpers/pulumiMocks";
 import { types } from "../helpers/stacks";
 
 const args = (extra: Partial<PersistentStackArgs> = {}): PersistentStackArgs => ({
@@ -54,18 +54,21 @@ describe("backup jobs", () => {
         assert.deepStrictEqual(job.inputs.command, ["/usr/local/lib/pds/scheduler.sh"]);
     });
 
-    it("installs the scripts and the backup-now, verify, list and prune commands", () => {
+    it("installs every job script and the backup-now, verify, status, list, prune, usage and restore commands", () => {
         const job = byName(resources, "shop-backup");
-        const files = job.inputs.uploads.map((u: any) => u.file);
-        for (const f of [
-            "/usr/local/lib/pds/backup.sh",
-            "/usr/local/lib/pds/lib.sh",
-            "/usr/local/bin/backup-now",
-            "/usr/local/bin/verify",
-            "/usr/local/bin/list",
-        ]) {
-            assert.ok(files.includes(f), f);
+        const files: string[] = job.inputs.uploads.map((u: any) => u.file);
+        for (const script of Object.keys(jobScripts())) {
+            assert.ok(files.includes(`/usr/local/lib/pds/${script}`), script);
         }
+        assert.deepStrictEqual(files.filter((f) => f.startsWith("/usr/local/bin/")).sort(), [
+            "/usr/local/bin/backup-now",
+            "/usr/local/bin/list",
+            "/usr/local/bin/prune",
+            "/usr/local/bin/restore",
+            "/usr/local/bin/status",
+            "/usr/local/bin/usage",
+            "/usr/local/bin/verify",
+        ]);
     });
 
     it("backs up before replacing a container that mounts a backed-up volume, and gates on it", () => {
@@ -260,7 +263,46 @@ describe("job commands", () => {
             scriptUploads().find((u) => u.file === "/usr/local/bin/status")!.content,
             '#!/bin/sh\nexec sh /usr/local/lib/pds/status.sh "$@"\n',
         );
-        assert.ok(wrapper.executable);
+    });
+
+    it("uploads every job script, and one executable wrapper per command that execs the tar script, or the restic one under BACKUP_ENGINE=restic (backups and checks through run-job.sh)", () => {
+        const expected: Record<string, [string, string]> = {
+            "backup-now": ["backup.sh", "restic-backup.sh"],
+            verify: ["verify.sh", "restic-check.sh"],
+            list: ["list.sh", "restic-list.sh"],
+            prune: ["prune.sh", "restic-forget.sh"],
+            status: ["status.sh", "status.sh"],
+            usage: ["usage.sh", "usage.sh"],
+            restore: ["restore-volume.sh", "restore-volume.sh"],
+        };
+        for (const [name, content] of Object.entries(jobScripts())) {
+            assert.deepStrictEqual(
+                scriptUploads().find((u) => u.file === `/usr/local/lib/pds/${name}`),
+                { file: `/usr/local/lib/pds/${name}`, content, executable: true },
+                name,
+            );
+        }
+        const wrappers = scriptUploads().filter((u) => u.file.startsWith("/usr/local/bin/"));
+        assert.deepStrictEqual(
+            wrappers.map((w) => w.file).sort(),
+            Object.keys(expected)
+                .map((c) => `/usr/local/bin/${c}`)
+                .sort(),
+        );
+        for (const [command, [tar, restic]] of Object.entries(expected)) {
+            assert.ok(tar in jobScripts() && restic in jobScripts(), `${command}: ${tar} and ${restic} are job scripts`);
+            const wrapper = wrappers.find((u) => u.file === `/usr/local/bin/${command}`)!;
+            assert.strictEqual(wrapper.executable, true, command);
+            const runs = (script: string) =>
+                `sh /usr/local/lib/pds/${commands[command].trigger ? `run-job.sh ${commands[command].trigger} ` : ""}${script} "$@"`;
+            assert.strictEqual(
+                wrapper.content,
+                tar === restic
+                    ? `#!/bin/sh\nexec ${runs(tar)}\n`
+                    : `#!/bin/sh\ncase "\${BACKUP_ENGINE:-tar}" in\nrestic) exec ${runs(restic)} ;;\n*) exec ${runs(tar)} ;;\nesac\n`,
+                command,
+            );
+        }
     });
 });
 
@@ -355,6 +397,7 @@ describe("consistency hooks, disk usage and the restore command", () => {
             alerts: 0,
         });
         assert.strictEqual(parseDiskUsage(""), undefined);
+        assert.strictEqual(parseDiskUsage(undefined), undefined);
         assert.strictEqual(parseDiskUsage("not json"), undefined);
     });
 
@@ -500,6 +543,10 @@ describe("the restic engine", () => {
     it("uses the bridge network for a remote repository by default, and none for a local one", async () => {
         const remote = await record(resticArgs({ repository: "rest:https://backups.example.test/shop" }, { targetVolume: undefined }));
         assert.strictEqual(byName(remote.resources, "shop-backup").inputs.networkMode, "bridge");
+        assert.match(byName(remote.resources, "shop-predeploy-db").inputs.create, /docker run --rm -i --network bridge /);
+        const local = await record(resticArgs());
+        assert.strictEqual(byName(local.resources, "shop-backup").inputs.networkMode, "none");
+        assert.match(byName(local.resources, "shop-predeploy-db").inputs.create, /docker run --rm -i --network none /);
     });
 
     const invalid: Array<[string, any, string]> = [
@@ -539,29 +586,37 @@ describe("the restic engine", () => {
         });
     }
 
-    it("reads the password and SSH key from secret config keys", () => {
+    it("reads the password and SSH key from the secret config keys passwordSecret and sshKeySecret name", async () => {
         const source = (values: Record<string, unknown>) => ({
             getObject: <T>(k: string) => values[k] as T | undefined,
             get: (k: string) => values[k] as string | undefined,
             requireSecret: (k: string) => pulumi.secret(String(values[k])),
         });
+        const restic = (secrets: Record<string, string>) => ({
+            volumes: { data: {} },
+            backup: { volumes: ["data"], engine: "restic", restic: { repository: "sftp:backup@backup-host:/srv/restic", ...secrets } },
+        });
         const loaded = loadStackArgs(
             source({
-                volumes: { data: {}, backups: {} },
-                backup: { volumes: ["data"], targetVolume: "backups", engine: "restic", restic: { passwordSecret: "resticPassword" } },
+                ...restic({ passwordSecret: "resticPassword", sshKeySecret: "resticSshKey" }),
                 resticPassword: "pw",
+                resticSshKey: "KEY",
             }),
         );
-        assert.ok(pulumi.Output.isInstance(loaded.backup!.restic!.password));
-        assert.throws(
-            () =>
-                loadStackArgs(
-                    source({
-                        volumes: { data: {} },
-                        backup: { volumes: ["data"], targetPath: "/srv/b", engine: "restic", restic: { passwordSecret: "nope" } },
-                    }),
+        const { password, sshKey } = loaded.backup!.restic!;
+        assert.ok(pulumi.Output.isInstance(password) && pulumi.Output.isInstance(sshKey));
+        assert.strictEqual(await promiseOf(password), "pw");
+        assert.strictEqual(await promiseOf(sshKey), "KEY");
+        assert.ok(await isSecret(password as pulumi.Output<string>), "password is secret");
+        assert.ok(await isSecret(sshKey as pulumi.Output<string>), "sshKey is secret");
+        for (const field of ["passwordSecret", "sshKeySecret"]) {
+            const secrets: Record<string, string> = { passwordSecret: "resticPassword", [field]: "nope" };
+            assert.throws(
+                () => loadStackArgs(source({ ...restic(secrets), resticPassword: "pw" })),
+                new RegExp(
+                    `backup\\.restic\\.${field}: config key "nope" is not set; run: pulumi config set --secret nope ${field === "passwordSecret" ? "<password>" : "< key-file"}`,
                 ),
-            /backup\.restic\.passwordSecret: config key "nope" is not set; run: pulumi config set --secret nope <password>/,
-        );
+            );
+        }
     });
 });

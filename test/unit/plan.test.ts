@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { labelList } from "../../components/naming";
 import { isDangerousHostPath, parseSize, planStack, replacementProblem, validateStackArgs, volumeFingerprint } from "../../components";
 
 const ctx = { project: "shop", stack: "prod", component: "shop" };
@@ -34,6 +35,80 @@ describe("naming", () => {
             "pds.kind": "volume",
             "pds.key": "pgdata",
         });
+    });
+});
+
+describe("container and network plans", () => {
+    it("fills in the defaults: pulled image, unless-stopped, empty env and ports, the key as alias, a bridge network", () => {
+        const plan = planStack(validateStackArgs({ containers: { web: { image: "nginx:1.27" } } }), ctx);
+        assert.deepStrictEqual(plan.containers[0], {
+            key: "web",
+            dockerName: "shop-prod-web",
+            image: "nginx:1.27",
+            pull: true,
+            command: undefined,
+            entrypoint: undefined,
+            env: {},
+            workingDir: undefined,
+            user: undefined,
+            ports: [],
+            restart: "unless-stopped",
+            healthcheck: undefined,
+            labels: { "pds.project": "shop", "pds.stack": "prod", "pds.component": "shop", "pds.kind": "container", "pds.key": "web" },
+            mounts: [],
+            aliases: ["web"],
+            memoryMb: undefined,
+        });
+        assert.deepStrictEqual(plan.network, {
+            dockerName: "shop-prod-net",
+            internal: false,
+            driver: "bridge",
+            labels: { "pds.project": "shop", "pds.stack": "prod", "pds.component": "shop", "pds.kind": "network", "pds.key": "net" },
+        });
+        assert.strictEqual(plan.namePrefix, "shop-prod");
+    });
+
+    it("passes every container setting through, and the network's", () => {
+        const spec = {
+            image: "app:2",
+            pull: false,
+            command: ["serve"],
+            entrypoint: ["/init"],
+            env: { A: "1" },
+            workingDir: "/app",
+            user: "1000:1000",
+            ports: [{ internal: 80, external: 8080 }],
+            restart: "always",
+            healthcheck: { test: ["CMD", "true"] },
+            networkAliases: ["api"],
+            memoryMb: 256,
+        };
+        const plan = planStack(
+            validateStackArgs({ containers: { app: spec }, network: { name: "backend", internal: true, driver: "overlay" } }),
+            ctx,
+        );
+        const app = plan.containers[0];
+        assert.deepStrictEqual(
+            [app.image, app.pull, app.command, app.entrypoint, app.env, app.workingDir, app.user, app.restart, app.memoryMb],
+            ["app:2", false, ["serve"], ["/init"], { A: "1" }, "/app", "1000:1000", "always", 256],
+        );
+        assert.deepStrictEqual(
+            app.ports.map((p) => [p.internal, p.external]),
+            [[80, 8080]],
+        );
+        assert.deepStrictEqual(app.healthcheck?.test, ["CMD", "true"]);
+        assert.deepStrictEqual(app.aliases, ["app", "api"]);
+        assert.deepStrictEqual([plan.network.dockerName, plan.network.internal, plan.network.driver], ["backend", true, "overlay"]);
+    });
+});
+
+describe("label lists", () => {
+    it("turns a label map into the provider's [{label, value}] list, sorted by label", () => {
+        assert.deepStrictEqual(labelList({ "pds.stack": "prod", app: "shop", "pds.key": "db" }), [
+            { label: "app", value: "shop" },
+            { label: "pds.key", value: "db" },
+            { label: "pds.stack", value: "prod" },
+        ]);
     });
 });
 
@@ -97,6 +172,39 @@ describe("mount planning", () => {
         ]);
     });
 
+    it("defaults to read-write mounts, bind mounts that create their host path, and tmpfs mode 1777 without a size", () => {
+        const plan = planStack(
+            validateStackArgs({
+                volumes: { data: {} },
+                containers: {
+                    app: {
+                        image: "app:1",
+                        mounts: [
+                            { type: "volume", volume: "data", target: "/data" },
+                            { type: "volume", volume: "data", target: "/sub", subpath: "app" },
+                            { type: "bind", source: "/srv/conf", target: "/conf" },
+                            { type: "tmpfs", target: "/cache" },
+                        ],
+                    },
+                },
+            }),
+            ctx,
+        );
+        assert.deepStrictEqual(plan.containers[0].mounts, [
+            { type: "volume", target: "/data", source: "shop-prod-data", volumeKey: "data", readOnly: false },
+            {
+                type: "volume",
+                target: "/sub",
+                source: "shop-prod-data",
+                volumeKey: "data",
+                readOnly: false,
+                volumeOptions: { noCopy: undefined, subpath: "app" },
+            },
+            { type: "bind", target: "/conf", source: "/srv/conf", readOnly: false, createHostPath: true },
+            { type: "tmpfs", target: "/cache", tmpfsOptions: { mode: 0o1777 } },
+        ]);
+    });
+
     it("mounts an external volume by its existing name", () => {
         const plan = planStack(
             validateStackArgs({
@@ -119,7 +227,14 @@ describe("sizes", () => {
     ] as const) {
         it(`parses ${input}`, () => assert.strictEqual(parseSize(input), bytes));
     }
-    it("refuses garbage", () => assert.throws(() => parseSize("-1m"), /invalid size "-1m"/));
+    it("ignores surrounding blanks and the case of the unit", () => {
+        assert.strictEqual(parseSize(" 64K "), 65536);
+        assert.strictEqual(parseSize("3m"), parseSize("3M"));
+    });
+    for (const garbage of ["-1m", "0", "064k", "64kb", "1.5g", "k", "64 k", ""]) {
+        it(`refuses ${JSON.stringify(garbage)}`, () =>
+            assert.throws(() => parseSize(garbage), { message: `invalid size "${garbage}": use bytes, or a number with k, m or g` }));
+    }
 });
 
 describe("dangerous host paths", () => {
