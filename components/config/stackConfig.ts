@@ -124,6 +124,20 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
 /** Strings become secret Outputs (a `--secret --path` object keeps its secrecy); anything else is left to validation. */
 const secretIfString = (v: unknown) => (typeof v === "string" ? pulumi.secret(v) : v);
 
+/** `{VAR: configKey}` at `where` into `env`: each VAR becomes the secret Output of its config key. */
+function addSecretEnv(env: Record<string, unknown>, refs: unknown, where: string, secretKey: SecretKey, problems: string[]): void {
+    for (const [name, configKey] of Object.entries(isRecord(refs) ? refs : {})) {
+        if (Object.hasOwn(env, name)) {
+            problems.push(`${where}.${name}: ${name} is also set in env; set it in one place`);
+            continue;
+        }
+        const value = secretKey(`${where}.${name}`, configKey);
+        if (value) {
+            env[name] = value;
+        }
+    }
+}
+
 /** `secretEnv` into secret env values; with a secret `containers` object, every value that can hold a secret. */
 function loadContainers(containers: unknown, secretObject: boolean, secretKey: SecretKey, problems: string[]): void {
     if (!isRecord(containers)) {
@@ -146,19 +160,8 @@ function loadContainers(containers: unknown, secretObject: boolean, secretKey: S
             }
         }
         if (container.secretEnv !== undefined) {
-            const secretEnv = container.secretEnv;
+            addSecretEnv(env, container.secretEnv, `containers.${key}.secretEnv`, secretKey, problems);
             delete container.secretEnv;
-            for (const [name, configKey] of Object.entries(isRecord(secretEnv) ? secretEnv : {})) {
-                const where = `containers.${key}.secretEnv.${name}`;
-                if (Object.hasOwn(env, name)) {
-                    problems.push(`${where}: ${name} is also set in env; set it in one place`);
-                    continue;
-                }
-                const value = secretKey(where, configKey);
-                if (value) {
-                    env[name] = value;
-                }
-            }
         }
         if (container.env !== undefined || Object.keys(env).length) {
             container.env = env;
@@ -247,19 +250,8 @@ function loadRestic(backup: unknown, secretObject: boolean, secretKey: SecretKey
         }
     }
     if (restic.envSecret !== undefined) {
-        const envSecret = restic.envSecret;
+        addSecretEnv(env, restic.envSecret, "backup.restic.envSecret", secretKey, problems);
         delete restic.envSecret;
-        for (const [name, configKey] of Object.entries(isRecord(envSecret) ? envSecret : {})) {
-            const where = `backup.restic.envSecret.${name}`;
-            if (Object.hasOwn(env, name)) {
-                problems.push(`${where}: ${name} is also set in env; set it in one place`);
-                continue;
-            }
-            const value = secretKey(where, configKey);
-            if (value) {
-                env[name] = value;
-            }
-        }
     }
     if (restic.env !== undefined || Object.keys(env).length) {
         restic.env = env;
