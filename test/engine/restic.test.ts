@@ -94,7 +94,9 @@ describe("restic engine on a real Docker engine", function () {
         await s.up(resticStack(target, "right"));
         await s.exec("app", "echo data > /data/file");
         assert.equal((await ops(s, ["backup-now"])).code, 0);
-        const before = await treeDigest(target);
+        // The repository (the target also holds each stack's run record, .pds-status/).
+        const repository = path.join(target, "restic");
+        const before = await treeDigest(repository);
 
         const intruder = newStack("restic-wrongpw");
         await intruder.up(resticStack(target, "wrong"));
@@ -102,7 +104,7 @@ describe("restic engine on a real Docker engine", function () {
         const r = await ops(intruder, ["backup-now"]);
         assert.equal(r.code, 1);
         assert.match(r.stderr, /password/i);
-        assert.equal(await treeDigest(target), before, "the repository is unchanged");
+        assert.equal(await treeDigest(repository), before, "the repository is unchanged");
     });
 
     it("reports a damaged pack file in check", async () => {
