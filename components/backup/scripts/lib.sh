@@ -320,23 +320,41 @@ decompress_file() {
 # runs through stage(), which appends a failure to a status file and its stderr
 # to an error file; pipe_check turns both into one line in PIPE_ERROR.
 pipe_begin() {
-	: >"$PDS_WORK/status"
-	: >"$PDS_WORK/stderr"
+	stages_reset ""
 	PIPE_ERROR=
 }
 
 # stage NAME COMMAND [ARG...]
 stage() {
-	_st_name=$1
-	shift
-	"$@" 2>>"$PDS_WORK/stderr" || echo "$_st_name:$?" >>"$PDS_WORK/status"
+	stages_run "" "$@"
 }
 
 pipe_check() {
-	[ -s "$PDS_WORK/status" ] || return 0
-	_pc_stages=$(tr '\n' ' ' <"$PDS_WORK/status" | sed 's/ $//')
-	_pc_msg=$(head -n 1 "$PDS_WORK/stderr")
-	PIPE_ERROR="${_pc_msg:-no error output} [failed: $_pc_stages]"
+	PIPE_ERROR=$(stages_error "") && return 0
+	return 1
+}
+
+# The shared mechanism: stages_reset PREFIX, stages_run PREFIX NAME COMMAND
+# [ARG...], and stages_error PREFIX (prints "<first error line> [failed:
+# <stages>]" and fails when a stage failed) over $PDS_WORK/<PREFIX>status and
+# $PDS_WORK/<PREFIX>stderr, so two pipelines can run side by side.
+stages_reset() {
+	: >"$PDS_WORK/${1}status"
+	: >"$PDS_WORK/${1}stderr"
+}
+
+stages_run() {
+	_sr_prefix=$1
+	_sr_name=$2
+	shift 2
+	"$@" 2>>"$PDS_WORK/${_sr_prefix}stderr" || echo "$_sr_name:$?" >>"$PDS_WORK/${_sr_prefix}status"
+}
+
+stages_error() {
+	[ -s "$PDS_WORK/${1}status" ] || return 0
+	_se_stages=$(tr '\n' ' ' <"$PDS_WORK/${1}status" | sed 's/ $//')
+	_se_msg=$(head -n 1 "$PDS_WORK/${1}stderr")
+	echo "${_se_msg:-no error output} [failed: $_se_stages]"
 	return 1
 }
 
@@ -355,23 +373,17 @@ sync_file() {
 # check_begin: like pipe_begin, for the checker that reads a stream while it
 # is written (check_stage, check_check; CHECK_ERROR).
 check_begin() {
-	: >"$PDS_WORK/check.status"
-	: >"$PDS_WORK/check.stderr"
+	stages_reset check.
 	CHECK_ERROR=
 }
 
 # check_stage NAME COMMAND [ARG...]
 check_stage() {
-	_cks_name=$1
-	shift
-	"$@" 2>>"$PDS_WORK/check.stderr" || echo "$_cks_name:$?" >>"$PDS_WORK/check.status"
+	stages_run check. "$@"
 }
 
 check_check() {
-	[ -s "$PDS_WORK/check.status" ] || return 0
-	_ckc_stages=$(tr '\n' ' ' <"$PDS_WORK/check.status" | sed 's/ $//')
-	_ckc_msg=$(head -n 1 "$PDS_WORK/check.stderr")
-	CHECK_ERROR="${_ckc_msg:-no error output} [failed: $_ckc_stages]"
+	CHECK_ERROR=$(stages_error check.) && return 0
 	return 1
 }
 
