@@ -4,9 +4,8 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { BackupSpec, PersistentStackArgs } from "../../components";
 import { docker, requireDocker, TEST_IMAGE, treeDigest } from "../helpers/docker";
-import { EngineStack, engineSuite, idleContainer } from "../helpers/engine";
+import { backedUpStack as stackArgs, EngineStack, engineSuite, idleContainer } from "../helpers/engine";
 
 const archivePattern = (prefix: string, volume: string, ext = "tar.gz") =>
     new RegExp(`^${prefix}-${volume}-\\d{8}T\\d{6}Z\\.${ext.replace(".", "\\.")}$`);
@@ -21,17 +20,6 @@ async function filesIn(volumeOrDir: string): Promise<string[]> {
 }
 
 const archivesIn = async (where: string) => (await filesIn(where)).filter((f) => /\.tar(\.gz|\.zst)?$/.test(f));
-
-/** A stack with an app container on volume `data`, backed up into `target`. */
-function stackArgs(backup: Partial<BackupSpec>, extra: Partial<PersistentStackArgs> = {}): PersistentStackArgs {
-    return {
-        protection: { retainOnDelete: false },
-        volumes: { data: {}, backups: {} },
-        containers: { app: idleContainer({ mounts: [{ type: "volume", volume: "data", target: "/data" }] }) },
-        backup: { volumes: ["data"], targetVolume: "backups", image: TEST_IMAGE, pull: false, lockTimeoutSeconds: 60, ...backup },
-        ...extra,
-    };
-}
 
 describe("backups on a real Docker engine (tar engine)", function () {
     const { newStack, tempDir } = engineSuite();

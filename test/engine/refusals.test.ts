@@ -5,20 +5,8 @@
 // archive). Both are refused by `pulumi up` before anything is created, and a
 // stack that already holds backups keeps every archive.
 import * as assert from "node:assert/strict";
-import type { BackupSpec, PersistentStackArgs } from "../../components";
 import { docker, requireDocker, TEST_IMAGE } from "../helpers/docker";
-import { EngineStack, engineSuite, idleContainer } from "../helpers/engine";
-
-/** A stack with an app container on volume `data`, backed up into volume `backups`. */
-function stackArgs(backup: Partial<BackupSpec> = {}, extra: Partial<PersistentStackArgs> = {}): PersistentStackArgs {
-    return {
-        protection: { retainOnDelete: false },
-        volumes: { data: {}, backups: {} },
-        containers: { app: idleContainer({ mounts: [{ type: "volume", volume: "data", target: "/data" }] }) },
-        backup: { volumes: ["data"], targetVolume: "backups", image: TEST_IMAGE, pull: false, lockTimeoutSeconds: 60, ...backup },
-        ...extra,
-    };
-}
+import { backedUpStack as stackArgs, EngineStack, engineSuite } from "../helpers/engine";
 
 /** Everything on the daemon that carries the stack's label. */
 async function owned(s: EngineStack): Promise<{ volumes: string[]; containers: string[] }> {

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, OpType, PulumiFn, Stack } from "@pulumi/pulumi/automation";
-import { PersistentStack, PersistentStackArgs } from "../../components";
+import { BackupSpec, PersistentStack, PersistentStackArgs } from "../../components";
 import { docker, removeByLabel, TEST_IMAGE } from "./docker";
 import { repoRoot } from "./stacks";
 import { requireToolchain } from "./toolchain";
@@ -25,6 +25,17 @@ export const idle = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"
 /** A long-running test container spec using the local busybox image (never pulled). */
 export function idleContainer(extra: Record<string, unknown> = {}) {
     return { image: TEST_IMAGE, pull: false, command: idle, restart: "no", ...extra };
+}
+
+/** A stack with an app container on volume `data`, backed up (tar) into volume `backups`. */
+export function backedUpStack(backup: Partial<BackupSpec> = {}, extra: Partial<PersistentStackArgs> = {}): PersistentStackArgs {
+    return {
+        protection: { retainOnDelete: false },
+        volumes: { data: {}, backups: {} },
+        containers: { app: idleContainer({ mounts: [{ type: "volume", volume: "data", target: "/data" }] }) },
+        backup: { volumes: ["data"], targetVolume: "backups", image: TEST_IMAGE, pull: false, lockTimeoutSeconds: 60, ...backup },
+        ...extra,
+    };
 }
 
 /** What one `pulumi up` did, by resource URN. */
