@@ -8,8 +8,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerCli } from "../engine";
 import { labelList } from "../naming";
-import { BackupPlan, dockerRunCommand, JobMount, RestorePlan, SecretFile } from "./plan";
-import { scriptBundle, scriptDir, scriptUploads } from "./scripts";
+import { BackupPlan, dockerRunCommand, JobMount, jobPaths, RestorePlan, SecretFile, secretPaths, shellQuote } from "./plan";
+import { reportedMarker, scriptBundle, scriptDir, scriptUploads, scriptWriters } from "./scripts";
 
 /** A one-shot job: `docker run` of a job script. */
 export interface JobRun {
@@ -93,14 +93,64 @@ export function jobCommand(job: JobRun): { command: pulumi.Output<string>; envir
         });
         const [entry, args] = job.trigger ? ["run-job.sh", [job.trigger, job.script, ...(job.args ?? [])]] : [job.script, job.args];
         const bundle = `<<'PDS_BUNDLE'\n${scriptBundle(entry, args, job.tolerate)}PDS_BUNDLE\n`;
-        if (!secrets.length) {
-            return `${run} ${bundle}`;
-        }
         // Secrets first, one base64 line each, then the bundle: all on stdin.
         const lines = secrets.map((_, i) => `printf '%s\\n' "$PDS_SECRET_${i + 1}"`).join("; ");
-        return `{ ${lines}; cat ${bundle}} | ${run}\n`;
+        const inner = secrets.length ? `{ ${lines}; cat ${bundle}} | ${run}\n` : `${run} ${bundle}`;
+        return job.trigger && Number(job.env.BACKUP_NOTIFY_COUNT ?? 0) > 0 ? withHostNotify(inner, job) : inner;
     });
     return { command, environment };
+}
+
+/**
+ * `run` (a job's `docker run`), followed on the host by host-notify.sh when it
+ * failed without run-job.sh's report (NOTIFY_REPORTED): `docker run` could not
+ * start the container (missing image or mount, unreachable engine), or the
+ * container was killed. Docker's standard error passes through as before and
+ * is kept for the message; the exit code is `run`'s. The notification URLs
+ * come from the command's secret environment into a private temporary
+ * directory, removed on exit.
+ */
+export function withHostNotify(run: string, job: JobRun): string {
+    const hostDir = '"$pds_d/lib"';
+    const urls = (job.secretFiles ?? []).flatMap((file, i) =>
+        file.path.startsWith(`${secretPaths.notify}/`)
+            ? [`pds_b64d "$PDS_SECRET_${i + 1}" > "$pds_d/notify/${file.path.slice(secretPaths.notify.length + 1)}"`]
+            : [],
+    );
+    const volumes = job.mounts.filter((m) => m.target.startsWith(`${jobPaths.sources}/`)).map((m) => m.target.split("/").pop()!);
+    const env: Record<string, string> = {
+        BACKUP_VOLUMES: volumes.join(" "),
+        ...Object.fromEntries(Object.entries(job.env).filter(([k]) => /^BACKUP_(STACK_NAME|PREFIX|ENGINE|VOLUMES|NOTIFY_.*)$/.test(k))),
+    };
+    const notify = [
+        "(",
+        "umask 077",
+        `mkdir -p ${hostDir} "$pds_d/notify"`,
+        ...scriptWriters(hostDir, ["status.sh", "notify.sh", "host-notify.sh"]),
+        // base64 of coreutils or busybox, else node (on the machine that runs pulumi).
+        `pds_b64d() { if command -v base64 >/dev/null 2>&1; then printf '%s' "$1" | base64 -d; else PDS_B64="$1" node -e 'process.stdout.write(Buffer.from(process.env.PDS_B64, "base64"))'; fi; }`,
+        ...urls,
+        ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
+        'export BACKUP_NOTIFY_DIR="$pds_d/notify"',
+        `sh ${hostDir}/host-notify.sh ${[job.trigger!, job.script].map(shellQuote).join(" ")} "$pds_rc" "$pds_d/err" "$pds_start"`,
+        ") || true",
+    ];
+    return [
+        "pds_job() {",
+        run.replace(/\n$/, ""),
+        "}",
+        'pds_d=$(mktemp -d "${TMPDIR:-/tmp}/pds-job.XXXXXX") || exit 1',
+        `trap 'rm -rf -- "$pds_d"' EXIT`,
+        "pds_start=$(date -u +%s)",
+        // stderr through tee into a file, stdout untouched (fd 3), the exit code kept.
+        '{ { pds_job 2>&1 1>&3 3>&-; echo "$?" > "$pds_d/rc"; } | tee "$pds_d/err" >&2; } 3>&1',
+        'pds_rc=$(cat "$pds_d/rc" 2>/dev/null) || pds_rc=1',
+        `if [ "$pds_rc" -ne 0 ] && ! grep -qF ${shellQuote(reportedMarker())} "$pds_d/err"; then`,
+        ...notify,
+        "fi",
+        'exit "$pds_rc"',
+        "",
+    ].join("\n");
 }
 
 /** The long-running backup container: runs the schedule and answers `docker exec ... backup-now`. */

@@ -404,7 +404,9 @@ export interface DockerRun {
  * lines are their base64 contents, written (mode 600) before the bundle runs.
  */
 export function dockerRunCommand(job: DockerRun): string {
-    const args = ["docker", "run", "--rm", "-i", "--network", job.network ?? "none"];
+    // --pull never: the image is pulled (or not, `pull: false`) by a RemoteImage
+    // resource before any job runs; a job never reaches a registry itself.
+    const args = ["docker", "run", "--rm", "-i", "--pull", "never", "--network", job.network ?? "none"];
     for (const [k, v] of Object.entries(job.labels)) {
         args.push("--label", `${k}=${v}`);
     }

@@ -91,15 +91,7 @@ export function scriptBundle(entry: string, args: string[] = [], tolerate: numbe
     if (!(entry in scripts)) {
         throw new Error(`unknown job script ${entry}`);
     }
-    const parts = ["set -eu", `mkdir -p ${scriptDir}`];
-    for (const name of scriptsNeeded(entry, args)) {
-        const content = scripts[name];
-        const marker = "PDS_SCRIPT_END";
-        if (content.split("\n").includes(marker)) {
-            throw new Error(`${name} contains the here-document marker ${marker}`);
-        }
-        parts.push(`cat > ${scriptDir}/${name} <<'${marker}'\n${content.endsWith("\n") ? content : content + "\n"}${marker}`);
-    }
+    const parts = ["set -eu", `mkdir -p ${scriptDir}`, ...scriptWriters(scriptDir, scriptsNeeded(entry, args))];
     const run = [`sh`, `${scriptDir}/${entry}`, ...args].map(shellQuote).join(" ");
     if (tolerate.length) {
         parts.push(`rc=0\n${run} || rc=$?\ncase "$rc" in ${[0, ...tolerate].join("|")}) exit 0 ;; esac\nexit "$rc"`);
@@ -107,4 +99,47 @@ export function scriptBundle(entry: string, args: string[] = [], tolerate: numbe
         parts.push(`exec ${run}`);
     }
     return parts.join("\n") + "\n";
+}
+
+/**
+ * Shell commands that write the scripts `names` into `dir` (a shell word,
+ * e.g. a quoted variable), each in a quoted here-document so that nothing in
+ * it is expanded on the way.
+ */
+export function scriptWriters(dir: string, names: string[]): string[] {
+    const scripts = jobScripts();
+    const marker = "PDS_SCRIPT_END";
+    return names.map((name) => {
+        const content = scripts[name];
+        if (content === undefined) {
+            throw new Error(`unknown job script ${name}`);
+        }
+        if (content.split("\n").includes(marker)) {
+            throw new Error(`${name} contains the here-document marker ${marker}`);
+        }
+        const text = withoutComments(content);
+        return `cat > ${dir}/${name} <<'${marker}'\n${text.endsWith("\n") ? text : text + "\n"}${marker}`;
+    });
+}
+
+/**
+ * A script without its comment-only lines (the shebang stays): about 40% of
+ * the scripts, which matters for the one-shot jobs' command line (one
+ * argument of `sh -c`, at most 128 KiB). No script has a here-document or a
+ * multi-line string with a line that starts with `#` (a unit test checks).
+ */
+export function withoutComments(script: string): string {
+    return script
+        .split("\n")
+        .filter((line, i) => (i === 0 && line.startsWith("#!")) || !/^\s*#/.test(line))
+        .join("\n");
+}
+
+/** The line run-job.sh logs once it has recorded and notified a run (NOTIFY_REPORTED in notify.sh). */
+export function reportedMarker(): string {
+    const m = /^NOTIFY_REPORTED="([^"$`\\]+)"$/m.exec(jobScripts()["notify.sh"]);
+    if (!m) {
+        throw new Error("notify.sh does not define NOTIFY_REPORTED");
+    }
+    return `run-job.sh: ${m[1]}`;
 }

@@ -246,6 +246,37 @@ describe("notifications, health and metrics on a real Docker engine", function (
         assert.equal(sample("pds_backup_last_bytes"), st.volumes.data.newestBackup.bytes);
     });
 
+    it("notifies a pre-deploy gate whose container never starts (its image is gone), from the host", async () => {
+        // The job image under a tag of its own, removed after the first deployment:
+        // the gate's `docker run --pull never` then fails before any script runs.
+        const image = `pds-test/gone-${id}:latest`;
+        await docker(["tag", TEST_IMAGE, image]);
+        const ip = (await docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, receiver])).stdout.trim();
+        const s = newStack("gone");
+        // The host reaches the receiver by its address on the network; jobs that run join that network.
+        const args = (v: string) =>
+            ({
+                ...stackArgs("gone", { image }),
+                containers: { app: idleContainer({ mounts: [{ type: "volume", volume: "data", target: "/data" }], env: { V: v } }) },
+                backup: { ...stackArgs("gone", { image }).backup!, notify: [{ url: `http://${ip}:8080/cgi-bin/hook?gone`, network: net }] },
+            }) as PersistentStackArgs;
+        try {
+            await s.up(args("1"));
+            await s.exec("app", "echo kept > /data/file");
+            await docker(["rmi", image]);
+            await assert.rejects(s.up(args("2")), /predeploy-app/);
+            const [req] = await received("gone");
+            const body = JSON.parse(req.body);
+            assert.equal(body.event, "failure");
+            assert.equal(body.trigger, "deploy");
+            assert.equal(body.exitCode, 125);
+            assert.match(body.failed, /did not start \(docker run exited 125\): .*No such image: pds-test\/gone-/);
+            assert.equal((await s.exec("app", "cat /data/file")).stdout.trim(), "kept", "the app container was not replaced");
+        } finally {
+            await docker(["tag", TEST_IMAGE, image]);
+        }
+    });
+
     it("notifies the final backup on destroy", async () => {
         const s = newStack("destroy");
         await s.up(stackArgs("destroy", { onDeploy: false, onDestroy: true }, { on: "always" }));

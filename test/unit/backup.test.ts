@@ -4,7 +4,8 @@ import { PersistentStack, PersistentStackArgs, validateStackArgs } from "../../c
 import { parseDiskUsage } from "../../components/backup/usage";
 import { loadStackArgs } from "../../components/config/stackConfig";
 import { dockerRunCommand, shellQuote } from "../../components/backup/plan";
-import { commands, jobScripts, scriptBundle, scriptsNeeded, scriptUploads } from "../../components/backup/scripts";
+import { JobRun, withHostNotify } from "../../components/backup/jobs";
+import { commands, jobScripts, scriptBundle, scriptsNeeded, scriptUploads, withoutComments } from "../../components/backup/scripts";
 import { isSecret, promiseOf, RecordedResource, recordProgram } from "../helpers/pulumiMocks";
 import { types } from "../helpers/stacks";
 
@@ -76,7 +77,7 @@ describe("backup jobs", () => {
         const gate = byName(resources, "shop-predeploy-db");
         assert.strictEqual(gate.type, types.command);
         assert.ok(db.options.dependsOn.includes(gate.urn), "db waits for its pre-deploy backup");
-        assert.match(gate.inputs.create, /^docker run --rm -i --network none /);
+        assert.match(gate.inputs.create, /^docker run --rm -i --pull never --network none /);
         assert.match(gate.inputs.create, /--env BACKUP_VOLUMES=pgdata /);
         assert.match(gate.inputs.create, /--env BACKUP_SKIP_EMPTY=true/);
         assert.match(gate.inputs.create, /--mount type=volume,source=shop-staging-pgdata,target=\/sources\/pgdata,readonly/);
@@ -226,7 +227,10 @@ describe("job commands", () => {
         assert.strictEqual(shellQuote("plain-word_1.2"), "plain-word_1.2");
         assert.strictEqual(shellQuote("it's here"), `'it'\\''s here'`);
         const cmd = dockerRunCommand({ image: "busybox:1.37", env: { A: "x y" }, mounts: [], labels: { "pds.kind": "backup" } });
-        assert.strictEqual(cmd, "docker run --rm -i --network none --label pds.kind=backup --env 'A=x y' --entrypoint sh busybox:1.37 -s");
+        assert.strictEqual(
+            cmd,
+            "docker run --rm -i --pull never --network none --label pds.kind=backup --env 'A=x y' --entrypoint sh busybox:1.37 -s",
+        );
     });
 
     it("bundles every script into a self-extracting program", () => {
@@ -248,9 +252,28 @@ describe("job commands", () => {
             "run-job.sh",
             "status.sh",
         ]);
+        const notifying: JobRun = {
+            image: "busybox:1.37",
+            env: { BACKUP_NOTIFY_COUNT: "1" },
+            mounts: [],
+            labels: {},
+            script: "restic-backup.sh",
+            trigger: "deploy",
+            secretFiles: [{ path: "/run/pds/notify/1", content: "https://ntfy.sh/t" }],
+        };
         for (const script of ["backup.sh", "restic-backup.sh", "usage.sh"]) {
-            assert.ok(Buffer.byteLength(scriptBundle("run-job.sh", ["deploy", script])) < 100 * 1024, script);
+            const bundle = scriptBundle("run-job.sh", ["deploy", script]);
+            // The host side of a notifying job (withHostNotify) comes on top.
+            assert.ok(Buffer.byteLength(withHostNotify(bundle, { ...notifying, script })) < 100 * 1024, script);
         }
+    });
+
+    it("bundles scripts without their comment lines, which is safe: no here-document or quoted string has a line starting with #", () => {
+        assert.strictEqual(withoutComments("#!/bin/sh\n# about\n  # indented\necho a # kept\n"), "#!/bin/sh\necho a # kept\n");
+        for (const [name, script] of Object.entries(jobScripts())) {
+            assert.deepStrictEqual(hashLinesInsideText(script), [], `${name}: lines that start with # inside a string or here-document`);
+        }
+        assert.deepStrictEqual(hashLinesInsideText("x='a\n# b'\ncat <<EOF\n# c\nEOF\n# d\n"), [2, 4], "the checker finds them");
     });
 
     it("uploads wrappers that exec the scripts, backups and checks through run-job.sh (record and notify)", () => {
@@ -543,10 +566,10 @@ describe("the restic engine", () => {
     it("uses the bridge network for a remote repository by default, and none for a local one", async () => {
         const remote = await record(resticArgs({ repository: "rest:https://backups.example.test/shop" }, { targetVolume: undefined }));
         assert.strictEqual(byName(remote.resources, "shop-backup").inputs.networkMode, "bridge");
-        assert.match(byName(remote.resources, "shop-predeploy-db").inputs.create, /docker run --rm -i --network bridge /);
+        assert.match(byName(remote.resources, "shop-predeploy-db").inputs.create, /docker run --rm -i --pull never --network bridge /);
         const local = await record(resticArgs());
         assert.strictEqual(byName(local.resources, "shop-backup").inputs.networkMode, "none");
-        assert.match(byName(local.resources, "shop-predeploy-db").inputs.create, /docker run --rm -i --network none /);
+        assert.match(byName(local.resources, "shop-predeploy-db").inputs.create, /docker run --rm -i --pull never --network none /);
     });
 
     const invalid: Array<[string, any, string]> = [
@@ -620,3 +643,51 @@ describe("the restic engine", () => {
         }
     });
 });
+
+/**
+ * Line numbers (1-based) of lines that start with `#` (after blanks) while
+ * inside a quoted string or a here-document: a small POSIX sh scanner (quotes,
+ * `$(...)` nested in double quotes, here-documents) for withoutComments.
+ */
+function hashLinesInsideText(script: string): number[] {
+    const found: number[] = [];
+    const stack: Array<"'" | '"' | "$("> = [];
+    let heredoc: string | undefined;
+    const pending: string[] = [];
+    script.split("\n").forEach((line, i) => {
+        if (heredoc !== undefined) {
+            if (/^\s*#/.test(line)) found.push(i + 1);
+            if (line.replace(/^\t+/, "") === heredoc) heredoc = pending.shift();
+            return;
+        }
+        if (stack.some((q) => q !== "$(") && /^\s*#/.test(line)) found.push(i + 1);
+        for (let c = 0; c < line.length; c++) {
+            const ch = line[c];
+            const top = stack[stack.length - 1];
+            if (top === "'") {
+                if (ch === "'") stack.pop();
+            } else if (ch === "\\") {
+                c++;
+            } else if (ch === "$" && line[c + 1] === "(") {
+                stack.push("$(");
+                c++;
+            } else if (top === '"') {
+                if (ch === '"') stack.pop();
+            } else if (ch === ")" && top === "$(") {
+                stack.pop();
+            } else if (ch === "'" || ch === '"') {
+                stack.push(ch);
+            } else if (ch === "#" && (c === 0 || /[\s;&|(]/.test(line[c - 1]))) {
+                break;
+            } else if (ch === "<" && line[c + 1] === "<") {
+                const m = /^<<-?\s*['"]?(\w+)['"]?/.exec(line.slice(c));
+                if (m) {
+                    pending.push(m[1]);
+                    c += m[0].length - 1;
+                }
+            }
+        }
+        if (!stack.length && pending.length) heredoc = pending.shift();
+    });
+    return found;
+}

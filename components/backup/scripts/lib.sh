@@ -407,13 +407,12 @@ check_stream() {
 # hard link is listed with size 0, so its bytes count once),
 # entries below the root ("./" itself excluded). Only lines of the listing's
 # exact shape count (busybox's, or GNU tar's without seconds), so a name with
-# a newline cannot add an entry.
+# a newline cannot add an entry. GNU tar lists a hard link as type h.
 listing_stats() {
 	awk '
 		/^[-dlhcbps][-rwxsStT]{9} [^ ]+\/[^ ]+ +[0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2})? \.\// {
 			if ($6 == "./" && NF == 6) next
 			entries++
-			# GNU tar lists a hard link as type h
 			if ($1 ~ /^[-h]/) { files++; bytes += $3 }
 		}
 		END { printf "%.0f %.0f %.0f\n", files, entries, bytes }'

@@ -23,6 +23,56 @@
 
 NOTIFY_DIR_DEFAULT=/run/pds/notify
 
+# What run-job.sh logs once it has recorded and notified a run: a one-shot
+# job's host side (host-notify.sh) notifies when the job ended without it.
+NOTIFY_REPORTED="reported: recorded and notified"
+
+# job_kind SCRIPT -> backup | check | usage | job
+job_kind() {
+	case "$1" in
+	backup.sh | restic-backup.sh) echo backup ;;
+	verify.sh | restic-check.sh) echo check ;;
+	usage.sh) echo usage ;;
+	*) echo job ;;
+	esac
+}
+
+# notify_job LOG: build the notification of a run (NOTE_*) from the JOB_*
+# variables (JOB_RESULT, JOB_KIND, JOB_TRIGGER, JOB_VOLUMES, JOB_RC,
+# JOB_START, JOB_END, JOB_DURATION, JOB_FAILED or JOB_REASON) and LOG (its
+# last lines, redacted), then send it (notify_send). The one message format of
+# run-job.sh and host-notify.sh.
+notify_job() {
+	NOTE_EVENT=$JOB_RESULT
+	NOTE_STACK=${BACKUP_STACK_NAME:-${BACKUP_PREFIX:-}}
+	NOTE_ENGINE=${BACKUP_ENGINE:-tar}
+	NOTE_JOB=$JOB_KIND
+	NOTE_TRIGGER=$JOB_TRIGGER
+	NOTE_VOLUMES=$JOB_VOLUMES
+	NOTE_EXIT=$JOB_RC
+	NOTE_STARTED=$(status_iso "$JOB_START")
+	NOTE_FINISHED=$(status_iso "$JOB_END")
+	NOTE_DURATION=$JOB_DURATION
+	NOTE_FAILED=${JOB_FAILED:-$JOB_REASON}
+	NOTE_LOG=$1
+	if [ "$JOB_RESULT" = success ]; then
+		NOTE_TITLE="Backup OK: $JOB_KIND of $NOTE_STACK"
+		NOTE_PRIORITY=default
+		NOTE_TAGS=white_check_mark
+	else
+		NOTE_TITLE="Backup FAILED: $JOB_KIND of $NOTE_STACK"
+		NOTE_PRIORITY=high
+		NOTE_TAGS=warning
+	fi
+	NOTE_TEXT=$(
+		printf 'stack: %s\njob: %s (%s engine), trigger: %s\nvolumes: %s\n' "$NOTE_STACK" "$NOTE_JOB" "$NOTE_ENGINE" "$NOTE_TRIGGER" "$NOTE_VOLUMES"
+		printf 'result: %s (exit %s) at %s after %ss\n' "$JOB_RESULT" "$JOB_RC" "$NOTE_FINISHED" "$JOB_DURATION"
+		[ -z "$NOTE_FAILED" ] || printf 'failed: %s\n' "$NOTE_FAILED"
+		[ -z "$NOTE_LOG" ] || printf 'last log lines:\n%s\n' "$NOTE_LOG"
+	)
+	notify_send "$JOB_RESULT"
+}
+
 # notify_format URL FORMAT -> the body format to use.
 notify_format() {
 	case "$2" in
@@ -76,21 +126,33 @@ $NOTE_TEXT")" ;;
 	esac
 }
 
-# notify_post URL FORMAT BODYFILE: one attempt; the reason of a failure on stdout.
+# notify_post URL FORMAT BODYFILE: one attempt; the reason of a failure on
+# stdout. The URL never goes on a command line (other users of a host see
+# those): curl reads it from its config on stdin, node from its environment;
+# only busybox/GNU wget, the last resort, takes it as an argument.
 notify_post() {
 	_np_url=$1
+	_np_format=$2
 	_np_body=$3
 	_np_type=application/json
-	[ "$2" != ntfy ] || _np_type='text/plain; charset=utf-8'
+	[ "$_np_format" != ntfy ] || _np_type='text/plain; charset=utf-8'
 	_np_timeout=${BACKUP_NOTIFY_TIMEOUT:-10}
 	if command -v curl >/dev/null 2>&1; then
-		_np_format=$2
 		set -- -H "Content-Type: $_np_type"
 		[ "$_np_format" != ntfy ] || set -- "$@" -H "Title: $NOTE_TITLE" -H "Priority: $NOTE_PRIORITY" -H "Tags: $NOTE_TAGS"
-		curl -fsS -o /dev/null --max-time "$_np_timeout" -X POST --data-binary "@$_np_body" "$@" -- "$_np_url" 2>&1 | tail -n 1
+		printf 'url = "%s"\n' "$(printf '%s' "$_np_url" | sed 's/[\\"]/\\&/g')" |
+			curl -K - -fsS -o /dev/null --max-time "$_np_timeout" -X POST --data-binary "@$_np_body" "$@" 2>&1 | tail -n 1
 		return 0
 	fi
-	_np_format=$2
+	if command -v node >/dev/null 2>&1; then
+		# The host side of a one-shot job (host-notify.sh) on a machine without curl.
+		PDS_NOTIFY_URL=$_np_url PDS_NOTIFY_TYPE=$_np_type PDS_NOTIFY_TIMEOUT=$_np_timeout \
+			PDS_NOTIFY_TITLE=$([ "$_np_format" != ntfy ] || printf '%s' "$NOTE_TITLE") \
+			PDS_NOTIFY_PRIORITY=$([ "$_np_format" != ntfy ] || printf '%s' "$NOTE_PRIORITY") \
+			PDS_NOTIFY_TAGS=$([ "$_np_format" != ntfy ] || printf '%s' "$NOTE_TAGS") \
+			node -e "$NOTIFY_NODE_POST" "$_np_body" 2>&1 | tail -n 1
+		return 0
+	fi
 	set -- --header "Content-Type: $_np_type"
 	[ "$_np_format" != ntfy ] || set -- "$@" --header "Title: $NOTE_TITLE" --header "Priority: $NOTE_PRIORITY" --header "Tags: $NOTE_TAGS"
 	_np_rc=0
@@ -100,6 +162,21 @@ notify_post() {
 		printf '%s\n' "${_np_out:-wget exit $_np_rc}" | tail -n 1
 	fi
 }
+
+# The POST of notify_post with node: body file in argv[1], the rest in PDS_NOTIFY_*.
+NOTIFY_NODE_POST='
+const e = process.env, u = new URL(e.PDS_NOTIFY_URL), body = require("fs").readFileSync(process.argv[1]);
+const headers = { "Content-Type": e.PDS_NOTIFY_TYPE, "Content-Length": body.length };
+for (const k of ["Title", "Priority", "Tags"]) if (e["PDS_NOTIFY_" + k.toUpperCase()]) headers[k] = e["PDS_NOTIFY_" + k.toUpperCase()];
+const fail = (why) => { console.log(why); process.exit(1); };
+const req = require(u.protocol === "https:" ? "https" : "http").request(u, { method: "POST", headers }, (res) => {
+  res.resume();
+  res.on("end", () => (res.statusCode < 400 ? process.exit(0) : fail("HTTP " + res.statusCode)));
+});
+req.setTimeout(Number(e.PDS_NOTIFY_TIMEOUT) * 1000, () => req.destroy(new Error("timed out after " + e.PDS_NOTIFY_TIMEOUT + "s")));
+req.on("error", (err) => fail(err.message));
+req.end(body);
+'
 
 # notify_send EVENT: EVENT is success or failure; every target whose `on`
 # matches gets the notification. Sets NOTIFY_RESULT (none, delivered, failed)

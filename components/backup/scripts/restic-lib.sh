@@ -245,7 +245,10 @@ json_get() {
 #   sortkey  epoch  id  short_id  time(UTC ISO)  volume  stack  host  path
 # TAB-separated; an absent field is "-". The time is converted to UTC here
 # (restic records the offset of the machine that made the snapshot), so
-# snapshots from differently configured clocks still sort right.
+# snapshots from differently configured clocks still sort right. In the awk
+# program, parse_time turns "2024-01-02T03:04:05.123+01:00" into EPOCH and
+# FRAC (9 digits); `cur` is compared as a string: split() gives numeric
+# strings, and "0" would equal an unset variable.
 snapshots_tsv() {
 	json_flatten <"$PDS_WORK/$1.out" | awk -F '\t' '
 	function days_from_civil(y, m, d,   era, yoe, doy, doe) {
@@ -269,7 +272,6 @@ snapshots_tsv() {
 		y += (m <= 2)
 		return sprintf("%04d-%02d-%02d", y, m, d)
 	}
-	# "2024-01-02T03:04:05.123+01:00" -> EPOCH and FRAC (9 digits)
 	function parse_time(t,   s, off, sign, oh, om) {
 		EPOCH = -1
 		FRAC = "000000000"
@@ -305,8 +307,6 @@ snapshots_tsv() {
 		}
 		id = sid = tm = vol = stk = host = p0 = ""
 	}
-	# cur is compared as a string: split() gives numeric strings, and "0"
-	# would equal an unset variable.
 	BEGIN { cur = "-" }
 	{
 		split($1, k, ".")

@@ -81,7 +81,7 @@ main() {
 
 	log "restoring $_m_from into volume $_m_key ($_m_volume)${_m_force:+, force=$_m_force}"
 	_m_rc=0
-	bundle restore.sh | docker run --rm -i --network none \
+	bundle restore.sh | docker run --rm -i --pull never --network none \
 		--label "pds.kind=backup" \
 		--mount "type=volume,source=$_m_volume,target=/restore" \
 		--mount "$BACKUP_TARGET_MOUNT,readonly" \

@@ -28,16 +28,6 @@ job_log() {
 	printf 'run-job.sh: %s\n' "$*" >&2
 }
 
-# job_kind SCRIPT -> backup | check | usage | job
-job_kind() {
-	case "$1" in
-	backup.sh | restic-backup.sh) echo backup ;;
-	verify.sh | restic-check.sh) echo check ;;
-	usage.sh) echo usage ;;
-	*) echo job ;;
-	esac
-}
-
 # job_volumes: the volumes the job worked on.
 job_volumes() {
 	if [ -n "${BACKUP_VOLUMES:-}" ]; then
@@ -99,38 +89,11 @@ record_run() {
 		started="$JOB_START" finished="$JOB_END" duration="$JOB_DURATION" reason="$JOB_REASON" volumes="$JOB_VOLUMES"
 }
 
-# notify_run: build the notification (NOTE_*) and send it.
+# notify_run: notify the run (notify_job), and record the notification.
 notify_run() {
 	[ "${BACKUP_NOTIFY_COUNT:-0}" -gt 0 ] || return 0
-	NOTE_EVENT=$JOB_RESULT
-	NOTE_STACK=${BACKUP_STACK_NAME:-${BACKUP_PREFIX:-}}
-	NOTE_ENGINE=${BACKUP_ENGINE:-tar}
-	NOTE_JOB=$JOB_KIND
-	NOTE_TRIGGER=$JOB_TRIGGER
-	NOTE_VOLUMES=$JOB_VOLUMES
-	NOTE_EXIT=$JOB_RC
-	NOTE_STARTED=$(status_iso "$JOB_START")
-	NOTE_FINISHED=$(status_iso "$JOB_END")
-	NOTE_DURATION=$JOB_DURATION
-	NOTE_FAILED=${JOB_FAILED:-$JOB_REASON}
-	NOTE_LOG=$(tail -n "$NOTIFY_LOG_LINES" "$JOB_WORK/err" | redact_stream)
-	if [ "$JOB_RESULT" = success ]; then
-		NOTE_TITLE="Backup OK: $JOB_KIND of $NOTE_STACK"
-		NOTE_PRIORITY=default
-		NOTE_TAGS=white_check_mark
-	else
-		NOTE_TITLE="Backup FAILED: $JOB_KIND of $NOTE_STACK"
-		NOTE_PRIORITY=high
-		NOTE_TAGS=warning
-	fi
-	NOTE_TEXT=$(
-		printf 'stack: %s\njob: %s (%s engine), trigger: %s\nvolumes: %s\n' "$NOTE_STACK" "$NOTE_JOB" "$NOTE_ENGINE" "$NOTE_TRIGGER" "$NOTE_VOLUMES"
-		printf 'result: %s (exit %s) at %s after %ss\n' "$JOB_RESULT" "$JOB_RC" "$NOTE_FINISHED" "$JOB_DURATION"
-		[ -z "$NOTE_FAILED" ] || printf 'failed: %s\n' "$NOTE_FAILED"
-		[ -z "$NOTE_LOG" ] || printf 'last log lines:\n%s\n' "$NOTE_LOG"
-	)
 	_nr_rc=0
-	notify_send "$JOB_RESULT" || _nr_rc=1
+	notify_job "$(tail -n "$NOTIFY_LOG_LINES" "$JOB_WORK/err" | redact_stream)" || _nr_rc=1
 	[ "$NOTIFY_RESULT" != none ] || return 0
 	job_log "notification: $NOTIFY_DETAIL"
 	if status_init 2>/dev/null; then
@@ -181,6 +144,8 @@ main() {
 	record_run || job_log "warning: the run was not recorded"
 	notify_run || job_log "warning: a notification was not delivered (see status)"
 	status_metrics 2>/dev/null || job_log "warning: cannot write the metrics file in ${BACKUP_METRICS_DIR:-}"
+	# The host side of a one-shot job notifies only when this line is missing (host-notify.sh).
+	job_log "$NOTIFY_REPORTED"
 	exit "$JOB_RC"
 }
 

@@ -44,7 +44,8 @@ status_now() {
 
 # status_iso EPOCH -> 2026-01-02T03:04:05Z
 status_iso() {
-	date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ
+	# GNU and busybox date, else BSD date (host-notify.sh runs on the pulumi host).
+	date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ
 }
 
 # status_oneline: stdin as one line, control characters gone (safe in a
