@@ -163,21 +163,35 @@ EOF
 # counts ($PDS_WORK/stats), so the volume is never walked twice. Sets
 # ARCHIVE_SHA. Runs in an if, like backup_volume.
 #
-# A compressed stream is checked while it is written, on the other cores:
-# tee hands it to sha256sum (through a FIFO) and to check_stream. busybox tee
-# copies 1 KiB at a time, which the compressor's pace hides but a raw tar
-# stream does not: an uncompressed archive is written with cat and then
-# checked from the page cache, hash and listing side by side.
+# gzip, the slow single-threaded compressor, is checked while it writes, on
+# the other core: tee hands the stream to sha256sum (through a FIFO) and to
+# check_stream, and busybox tee's small copies hide behind gzip's pace. zstd
+# (on every core) and an uncompressed tar are written at full speed first and
+# then checked from the page cache: the hash, the test read and the flush to
+# disk side by side. An uncompressed archive is listed by seeking from header
+# to header; the hash reads every byte of it.
 archive_volume() {
 	pipe_begin
 	check_begin
 	_av_hash_pid=
-	if [ "$3" = tar ]; then
-		stage tar tar -C "$2" -cf - . | stage write write_file "$TMP_ARCHIVE"
+	if [ "$3" != tar.gz ]; then
+		if [ "$3" = tar ]; then
+			stage tar tar -C "$2" -cf - . | stage write write_file "$TMP_ARCHIVE"
+		else
+			stage tar tar -C "$2" -cf - . | stage compress compress_stream "$3" | stage write write_file "$TMP_ARCHIVE"
+		fi
 		if pipe_check; then
 			sha256sum <"$TMP_ARCHIVE" >"$PDS_WORK/stream.sha256" 2>"$PDS_WORK/hash.stderr" &
 			_av_hash_pid=$!
-			check_stream "$3" <"$TMP_ARCHIVE" >"$PDS_WORK/stats"
+			# Starts the flush early; backup_volume's sync_file checks it.
+			sync_file "$TMP_ARCHIVE" 2>/dev/null &
+			_av_sync_pid=$!
+			if [ "$3" = tar ]; then
+				check_stage tar tar -tvf "$TMP_ARCHIVE" | check_stage count listing_stats >"$PDS_WORK/stats"
+			else
+				check_stream "$3" <"$TMP_ARCHIVE" >"$PDS_WORK/stats"
+			fi
+			wait "$_av_sync_pid" || true
 		fi
 	else
 		_av_fifo="$PDS_WORK/hash.fifo"
