@@ -120,7 +120,8 @@ export function planBench(runId: string, volumes: { data: string; target: string
                 targetVolume: "backups",
                 image,
                 pull: false,
-                compression,
+                // restic compresses on its own; the tar engine's setting is refused there.
+                ...(engine === "restic" ? {} : { compression }),
                 ...(engine ? { engine } : {}),
                 ...options.backup,
             },
