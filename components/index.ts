@@ -5,7 +5,7 @@ export { planStack, parseSize } from "./plan";
 export type { StackPlan, VolumePlan, ContainerPlan, MountPlan, NetworkPlan } from "./plan";
 export { labelKeys, managedLabels, defaultNamePrefix } from "./naming";
 export type { StackContext } from "./naming";
-export { volumeFingerprint, replacementProblem } from "./volumeGuard";
+export { volumeFingerprint, replacementProblem, replacementProblems } from "./volumeGuard";
 export { parseDiskUsage } from "./backup/usage";
 export type { DiskUsage } from "./backup/usage";
 export { dockerCli, dockerProviderOf, engineSettingsOf, jobEngine, tlsMaterialEnv } from "./engine";

@@ -13,7 +13,7 @@ import { dockerProviderOf, jobEngine } from "./engine";
 import { createNetwork } from "./network";
 import { nameCollisions, planStack, StackPlan } from "./plan";
 import type { PersistentStackArgs } from "./types";
-import { createVolume } from "./volumes";
+import { createVolume, createVolumeGuard } from "./volumes";
 
 /** Type token of the component. */
 export const persistentStackType = "persistent-docker:index:PersistentStack";
@@ -82,8 +82,9 @@ export class PersistentStack extends pulumi.ComponentResource {
         this.backupPlan = backup;
 
         const volumeDependencies: Record<string, pulumi.Resource> = {};
+        const guard = createVolumeGuard(name, plan.volumes, this);
         for (const volume of plan.volumes.filter((v) => !v.external)) {
-            this.volumes[volume.key] = createVolume(name, volume, this);
+            this.volumes[volume.key] = createVolume(name, volume, this, guard);
             volumeDependencies[volume.key] = this.volumes[volume.key];
         }
         this.network = createNetwork(name, plan.network, this);

@@ -1,23 +1,40 @@
 // Named volumes: one docker.Volume per declared (non-external) volume, kept on
-// destroy by default, with a VolumeGuard in front of every protected one.
+// destroy by default, and the stack's VolumeGuard in front of the protected ones.
 import * as docker from "@pulumi/docker";
 import type * as pulumi from "@pulumi/pulumi";
 import { labelList } from "./naming";
 import type { VolumePlan } from "./plan";
 import { VolumeGuard, volumeFingerprint } from "./volumeGuard";
 
-/** The Volume (and its guard) of a planned volume. */
-export function createVolume(stackName: string, volume: VolumePlan, parent: pulumi.Resource): docker.Volume {
-    const guard =
-        volume.retainOnDelete || volume.protect
-            ? [
-                  new VolumeGuard(
-                      `${stackName}-guard-${volume.key}`,
-                      { volumeName: volume.dockerName, configPath: `volumes.${volume.key}`, fingerprint: volumeFingerprint(volume) },
-                      { parent },
-                  ),
-              ]
-            : [];
+/**
+ * The stack's VolumeGuard over every protected (retained or protected)
+ * volume, or undefined when none is protected.
+ */
+export function createVolumeGuard(stackName: string, volumes: VolumePlan[], parent: pulumi.Resource): VolumeGuard | undefined {
+    const guarded = volumes.filter(isGuarded);
+    if (!guarded.length) {
+        return undefined;
+    }
+    return new VolumeGuard(
+        `${stackName}-guard`,
+        {
+            volumes: Object.fromEntries(
+                guarded.map((v) => [
+                    v.key,
+                    { volumeName: v.dockerName, configPath: `volumes.${v.key}`, fingerprint: volumeFingerprint(v) },
+                ]),
+            ),
+        },
+        { parent },
+    );
+}
+
+function isGuarded(volume: VolumePlan): boolean {
+    return !volume.external && (volume.retainOnDelete || volume.protect);
+}
+
+/** The Volume of a planned volume; a protected one waits for the stack's guard. */
+export function createVolume(stackName: string, volume: VolumePlan, parent: pulumi.Resource, guard?: VolumeGuard): docker.Volume {
     return new docker.Volume(
         `${stackName}-vol-${volume.key}`,
         {
@@ -28,6 +45,12 @@ export function createVolume(stackName: string, volume: VolumePlan, parent: pulu
         },
         // Delete first on replacement: the new volume has the same name, so creating it
         // first would return the old volume, which the delete would then remove.
-        { parent, retainOnDelete: volume.retainOnDelete, protect: volume.protect, deleteBeforeReplace: true, dependsOn: guard },
+        {
+            parent,
+            retainOnDelete: volume.retainOnDelete,
+            protect: volume.protect,
+            deleteBeforeReplace: true,
+            dependsOn: guard && isGuarded(volume) ? [guard] : [],
+        },
     );
 }

@@ -95,13 +95,17 @@ describe("the prod stack config", () => {
         }
     });
 
-    it("puts a replacement guard in front of every protected volume", () => {
+    it("puts the stack's replacement guard, covering every protected volume, in front of each", () => {
         const guards = rec.resources.filter((r) => r.type.endsWith("VolumeGuard"));
-        assert.strictEqual(guards.length, 5);
-        for (const v of ofType(rec, types.volume)) {
+        assert.strictEqual(guards.length, 1);
+        const [guard] = guards;
+        const volumes = ofType(rec, types.volume);
+        assert.strictEqual(volumes.length, 5);
+        assert.deepStrictEqual(Object.keys(guard.inputs.volumes).sort(), volumes.map((v) => v.name.split("-vol-")[1]).sort());
+        for (const v of volumes) {
             const key = v.name.split("-vol-")[1];
-            const guard = guards.find((g) => g.name.endsWith(`-guard-${key}`))!;
-            assert.ok(v.options.dependsOn.includes(guard.urn), `${v.name} depends on its guard`);
+            assert.strictEqual(guard.inputs.volumes[key].volumeName, v.inputs.name);
+            assert.ok(v.options.dependsOn.includes(guard.urn), `${v.name} depends on the guard`);
         }
     });
 
