@@ -127,7 +127,11 @@ describe("restic engine over SFTP (Docker: sshd + job containers on an internal 
         const r = await job("restic-list.sh", {}, [], "stranger");
         assert.equal(r.code, 1, r.stderr);
         assert.match(r.stderr, /^restic-list\.sh: error: cannot list snapshots: restic failed on repository sftp:/m);
-        assert.match(r.stderr, /ssh: backup@\S+: Permission denied \(publickey\)\./, "ssh refuses the key instead of prompting");
+        // ssh runs in batch mode: it refuses the key instead of prompting. Its own
+        // "Permission denied (publickey)" line is relayed by restic only when restic
+        // reads it before it gives up on the session (a race in restic), so the
+        // proof is that no prompt shows and the run ends.
+        assert.doesNotMatch(r.stderr, /password:|passphrase/i, "no prompt");
         assert.match(r.stderr, /unable to open repository at sftp:.*: unable to start the sftp session/);
     });
 

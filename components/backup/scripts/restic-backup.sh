@@ -133,7 +133,9 @@ backup_volume() {
 	fi
 
 	log "volume $_bv_vol: backing up $_bv_src"
-	set -- backup --json --quiet --host "$BACKUP_PREFIX" \
+	# --no-scan: no second walk of the volume to estimate progress, which a
+	# --quiet --json run never shows (the summary comes from the backup itself).
+	set -- backup --json --quiet --no-scan --host "$BACKUP_PREFIX" \
 		--tag "stack=$BACKUP_PREFIX" --tag "volume=$_bv_vol"
 	[ -z "$SNAPSHOT_TIME" ] || set -- "$@" --time "$SNAPSHOT_TIME"
 	_bv_rc=0
