@@ -36,10 +36,13 @@ describe("restic engine scripts", function () {
             const config = fs.readFileSync(path.join(sb.repo, "config"));
             const keys = fs.readdirSync(path.join(sb.repo, "keys"));
             assert.equal(keys.length, 1);
+            // One snapshot per volume in a new repository: retention has nothing to forget.
+            assert.match(first.stderr, /retention: skipped \(the repository is new: one snapshot per volume\)/);
 
             const second = sb.backup();
             assert.doesNotMatch(second.stdout, /initialized/);
             assert.match(second.stderr, /repository .*: opened/);
+            assert.doesNotMatch(second.stderr, /the repository is new/, "an existing repository gets its retention");
             assert.match(second.stdout, shortIdLine("data"));
             assert.deepEqual(fs.readFileSync(path.join(sb.repo, "config")), config);
             assert.deepEqual(fs.readdirSync(path.join(sb.repo, "keys")), keys);

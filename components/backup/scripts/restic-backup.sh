@@ -24,7 +24,8 @@
 #       skipped <volume> (empty)
 #       forgot snapshot <short id> of <volume> (<time>)   (retention)
 #  3. Retention (see restic-forget.sh) for the volumes backed up in this run;
-#     a failed volume keeps its whole history.
+#     a failed volume keeps its whole history. Skipped in the run that
+#     initialized the repository (one snapshot per volume: nothing to forget).
 #
 # Environment:
 #   RESTIC_REPOSITORY     required; local path (/backup/restic) or
@@ -99,6 +100,7 @@ ensure_repository() {
 	restic_no_repo config || restic_die config "cannot open the repository"
 	log "repository $REPO_DISPLAY: no repository there yet; initializing it"
 	if restic_run init init; then
+		REPO_CREATED=true
 		_er_id=$(sed -n 's/^created restic repository \([0-9a-f]*\) .*$/\1/p' "$PDS_WORK/init.out")
 		log "repository $REPO_DISPLAY: initialized${_er_id:+ (id $_er_id)}"
 		printf 'initialized repository %s\n' "$REPO_DISPLAY"
@@ -173,6 +175,7 @@ backup_volume() {
 main() {
 	pds_init
 	FAILED=
+	REPO_CREATED=false
 	load_config
 	hooks_load_config
 	resolve_volumes
@@ -181,7 +184,12 @@ main() {
 	backup_each_volume backup_volume
 
 	RETENTION_FAILED=false
-	if [ -n "$SUCCEEDED" ]; then
+	if [ -n "$SUCCEEDED" ] && [ "$REPO_CREATED" = true ]; then
+		# A repository this run created holds one snapshot per volume: whatever
+		# the policy (any keep rule >= 1 keeps each volume's newest; all 0 forget
+		# nothing), forget would remove nothing, and costs a repository open.
+		log "retention: skipped (the repository is new: one snapshot per volume)"
+	elif [ -n "$SUCCEEDED" ]; then
 		# shellcheck disable=SC2086 # volume keys are NAME_RULE words
 		forget_snapshots $SUCCEEDED || RETENTION_FAILED=true
 	fi
