@@ -231,7 +231,7 @@ function constructionTables(phase: ConstructionPhase): Table[] {
         ]),
         align: ["right", "left"],
         notes: [
-            "component: one PersistentStack (N volumes + backup target, guards, network, N containers, N pre-deploy backups, backup container).",
+            "component: one PersistentStack (N volumes + backup target, one VolumeGuard, network, N containers, N pre-deploy backups, backup container).",
             "raw: N docker.Volume + N docker.Container by hand. Time = recordProgram (construction + all registrations settled).",
         ],
     };
