@@ -175,22 +175,14 @@ archive_volume() {
 	check_begin
 	_av_hash_pid=
 	if [ "$3" != tar.gz ]; then
-		if [ "$3" = tar ]; then
-			stage tar tar -C "$2" -cf - . | stage write write_file "$TMP_ARCHIVE"
-		else
-			stage tar tar -C "$2" -cf - . | stage compress compress_stream "$3" | stage write write_file "$TMP_ARCHIVE"
-		fi
+		write_archive "$2" "$3"
 		if pipe_check; then
 			sha256sum <"$TMP_ARCHIVE" >"$PDS_WORK/stream.sha256" 2>"$PDS_WORK/hash.stderr" &
 			_av_hash_pid=$!
 			# Starts the flush early; backup_volume's sync_file checks it.
 			sync_file "$TMP_ARCHIVE" 2>/dev/null &
 			_av_sync_pid=$!
-			if [ "$3" = tar ]; then
-				check_stage tar tar -tvf "$TMP_ARCHIVE" | check_stage count listing_stats >"$PDS_WORK/stats"
-			else
-				check_stream "$3" <"$TMP_ARCHIVE" >"$PDS_WORK/stats"
-			fi
+			check_archive "$3" >"$PDS_WORK/stats"
 			wait "$_av_sync_pid" || true
 		fi
 	else
@@ -222,6 +214,28 @@ archive_volume() {
 	[0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;;
 	*) fail_volume "$1" "verify failed: no checksum of the stream" || return 1 ;;
 	esac
+}
+
+# write_archive SOURCE EXT: tar SOURCE (compressed for EXT) into TMP_ARCHIVE.
+# An uncompressed stream has no compress stage, so a failed write names only
+# the stages that ran.
+write_archive() {
+	if [ "$2" = tar ]; then
+		stage tar tar -C "$1" -cf - . | stage write write_file "$TMP_ARCHIVE"
+	else
+		stage tar tar -C "$1" -cf - . | stage compress compress_stream "$2" | stage write write_file "$TMP_ARCHIVE"
+	fi
+}
+
+# check_archive EXT: the test read of the written TMP_ARCHIVE, the manifest's
+# counts on stdout (see check_stream); an uncompressed archive is listed by
+# seeking.
+check_archive() {
+	if [ "$1" = tar ]; then
+		check_stage tar tar -tvf "$TMP_ARCHIVE" | check_stage count listing_stats
+	else
+		check_stream "$1" <"$TMP_ARCHIVE"
+	fi
 }
 
 # write_file FILE: stdin to FILE; inside a stage, so that an error opening
